@@ -1,0 +1,31 @@
+// Package batch holds what a batch is made of: manifests (JSONL, CSV) read into items,
+// and the Redis records of batches, items and models that workers update and users read.
+package batch
+
+import "github.com/singbatch/singbatch/upstream"
+
+// Kind is what an item asks the service to do.
+type Kind string
+
+// Item kinds, as written in manifests.
+const (
+	KindSong  Kind = "song"  // generate: re-sing a song with a model
+	KindTrain Kind = "train" // train: build a model from one voice's recordings
+)
+
+// Item is one intended upstream job, read from one manifest line.
+type Item struct {
+	// ID is the manifest's id, or one derived from the line's content so that
+	// re-reading the same line yields the same item.
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Model is the model a song is sung with, or the model a training creates.
+	Model string `json:"model"`
+	// Request is the normalized, validated CreateJob request. CustomID and Callback
+	// are left empty: they belong to an attempt, not to the item.
+	Request upstream.CreateJobRequest `json:"request"`
+	// Origin is "FILE:LINE" of the manifest line.
+	Origin string `json:"origin"`
+	// DerivedID: the line had no id, ID was derived from its content.
+	DerivedID bool `json:"-"`
+}

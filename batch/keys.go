@@ -1,0 +1,119 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// DefaultPrefix is the key prefix when none is configured (REDIS_PREFIX).
+const DefaultPrefix = "singbatch"
+
+// Keys builds every Redis key name of the project; no other file spells one.
+//
+// Every key starts with the hash tag "{Prefix}". The Lua scripts of Store touch an item,
+// its batch's counters and, for trainings, a model record and the model index in one
+// call, so all those keys must live in one cluster slot; a per-batch tag would still
+// split batches from models. One tag keeps every script legal on a Redis Cluster and
+// puts all of singbatch's data on one node, which is what a single Redis (the one asynq
+// needs anyway) gives. Cluster is not required; the tag only keeps the door open.
+//
+// The variable part of a key (batch name, item id, model name, ...) always comes last,
+// after a fixed word that no other key shares, and batch names cannot hold ':' (see
+// ValidBatchName), so two different records never map to the same key.
+type Keys struct {
+	Prefix string // empty means DefaultPrefix
+}
+
+func (k Keys) base() string {
+	p := k.Prefix
+	if p == "" {
+		p = DefaultPrefix
+	}
+	return "{" + p + "}:"
+}
+
+// Validate reports a prefix that would break the hash tag.
+func (k Keys) Validate() error {
+	if strings.ContainsAny(k.Prefix, "{}") {
+		return fmt.Errorf("redis key prefix %q: must not contain { or }", k.Prefix)
+	}
+	if strings.ContainsFunc(k.Prefix, func(r rune) bool { return r <= ' ' }) {
+		return fmt.Errorf("redis key prefix %q: must not contain spaces or control characters", k.Prefix)
+	}
+	return nil
+}
+
+// Batches is the set of every batch name.
+func (k Keys) Batches() string { return k.base() + "batches" }
+
+// Batch is a batch's record, a hash: name, created (Unix ms), total.
+func (k Keys) Batch(name string) string { return k.base() + "batch:" + name }
+
+// BatchCounts is a batch's number of items per state, a hash state -> count.
+func (k Keys) BatchCounts(name string) string { return k.base() + "batch-counts:" + name }
+
+// BatchItems is a batch's item ids in manifest order, a sorted set scored by seq.
+func (k Keys) BatchItems(name string) string { return k.base() + "batch-items:" + name }
+
+// BatchManifests records which manifests were read into a batch, a hash with fields
+// "first:FILE", "last:FILE" (Unix ms), "added:FILE", "existing:FILE", "refused:FILE".
+func (k Keys) BatchManifests(name string) string { return k.base() + "batch-manifests:" + name }
+
+// Item is one item's record, a hash (see ItemRecord) without its request.
+func (k Keys) Item(batch, id string) string { return k.base() + "item:" + batch + ":" + id }
+
+// ItemRequest is one item's normalized CreateJob request, a JSON string. It lives
+// apart from the item's hash because it is longer than Redis's compact-hash limit
+// (hash-max-listpack-value, 64 bytes); inside, it would turn every item's hash into a
+// full hash table, about 40 % more memory per item.
+func (k Keys) ItemRequest(batch, id string) string {
+	return k.base() + "item-request:" + batch + ":" + id
+}
+
+// Models is the set of every model name with a record.
+func (k Keys) Models() string { return k.base() + "models" }
+
+// Model is a model's record, a hash (see ModelRecord).
+func (k Keys) Model(name string) string { return k.base() + "model:" + name }
+
+// ModelWaiters holds the items waiting for a model's training, a sorted set of
+// "BATCH:ID" scored by the time they started waiting. A waiter stays after the training
+// ended until its release is acknowledged (Store.AckWaiters).
+func (k Keys) ModelWaiters(name string) string { return k.base() + "model-waiters:" + name }
+
+// RateLimit is the account-wide GCRA limiter's key for one share of the quota
+// (used by tasks/limiter.go; go-redis/redis_rate prepends its own "rate:").
+func (k Keys) RateLimit(share string) string { return k.base() + "rate:" + share }
+
+// RateState is the adaptive rate limiter's hash (current rate, last slow-down).
+func (k Keys) RateState() string { return k.base() + "rate-state" }
+
+// RateWindow is the limiter's sorted set of recent and in-flight upstream calls, which
+// bounds the calls in any 1-second window whatever the network's delay.
+func (k Keys) RateWindow() string { return k.base() + "rate-window" }
+
+// Durations is the capped list of observed job durations of one kind, in ms, newest
+// first (see Store.RecordDuration).
+func (k Keys) Durations(kind string) string { return k.base() + "durations:" + kind }
+
+// MaxBatchNameLen bounds batch names, which appear in every item key.
+const MaxBatchNameLen = 100
+
+var batchNameRE = regexp.MustCompile(`^[0-9A-Za-z_.-]+$`)
+
+// ValidBatchName checks a batch name: 1 to 100 ASCII letters, digits, '_', '-' or '.'.
+// Item keys are "item:BATCH:ID" and waiters are "BATCH:ID", so a ':' in a batch name
+// would make two items share a key.
+func ValidBatchName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("batch name: required")
+	case len(name) > MaxBatchNameLen:
+		return fmt.Errorf("batch name %q: at most %d characters", name, MaxBatchNameLen)
+	case !batchNameRE.MatchString(name):
+		return fmt.Errorf("batch name %q: only ASCII letters, digits, '_', '-' and '.' are allowed", name)
+	}
+	return nil
+}

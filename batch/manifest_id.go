@@ -1,0 +1,76 @@
+package batch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"runtime"
+
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// MaxIDLen bounds an item id: it becomes part of a destination folder and of keys.
+const MaxIDLen = 64
+
+// checkID returns why id is not a valid item id, or "". Ids are ASCII letters, digits,
+// '.', '_' and '-', starting with a letter or digit, so that they are safe in a
+// destination path ("/singbatch/<id>"), a Redis key and a customId.
+func checkID(id string) string {
+	if len(id) > MaxIDLen {
+		return fmt.Sprintf("must be at most %d characters (has %d)", MaxIDLen, len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return "only ASCII letters, digits, '.', '_' and '-' are allowed, starting with a letter or digit"
+		}
+	}
+	return ""
+}
+
+// deriveID names an item by its content: the same normalized request, kind and model
+// always give the same id, and any change gives another. The request must not yet hold
+// the default destination (which is built from the id).
+func deriveID(kind Kind, model string, req *upstream.CreateJobRequest) string {
+	h := sha256.New()
+	h.Write([]byte("singbatch item v1\x00" + string(kind) + "\x00" + model + "\x00"))
+	// Encoding a struct of strings, ints and slices cannot fail, and its field order is fixed.
+	_ = json.NewEncoder(h).Encode(req)
+	var sum [sha256.Size]byte
+	return "k-" + hex.EncodeToString(h.Sum(sum[:0])[:8])
+}
+
+// batchSets remembers what one batch has used so far: item ids, and the names of
+// models its trainings create (the contract wants them unique).
+type batchSets struct {
+	ids    hashSet
+	models hashSet
+	// checkIDs false: ids are not remembered (WithoutDuplicateCheck), every id is new.
+	checkIDs bool
+	// cleanup frees the sets' tables, which live outside the Go heap (see hashSet),
+	// once the sets are unreachable; release frees them at once.
+	cleanup runtime.Cleanup
+}
+
+func newBatchSets(checkIDs bool) *batchSets {
+	s := &batchSets{ids: newHashSet(), models: newHashSet(), checkIDs: checkIDs}
+	s.cleanup = runtime.AddCleanup(s, func(t [2]*hashTables) {
+		t[0].free()
+		t[1].free()
+	}, [2]*hashTables{s.ids.t, s.models.t})
+	return s
+}
+
+// addID adds an item id and reports whether it was new (always, without checkIDs).
+func (s *batchSets) addID(id string) bool {
+	return !s.checkIDs || s.ids.add(id)
+}
+
+// release frees the sets' memory; they must not be used afterwards.
+func (s *batchSets) release() {
+	s.cleanup.Stop()
+	s.ids.t.free()
+	s.models.t.free()
+}

@@ -1,0 +1,91 @@
+package batch
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// BatchRecord is a batch: its items' number per state and the manifests read into it.
+type BatchRecord struct {
+	Name      string
+	Created   time.Time
+	Total     int64           // items in the batch; always the sum of Counts
+	Counts    map[State]int64 // every state, zero included
+	Manifests []ManifestRead  // by first read
+}
+
+// ManifestRead is what AddItems did with one manifest file, over all its reads.
+type ManifestRead struct {
+	File     string
+	First    time.Time // first chunk stored
+	Last     time.Time // last chunk stored
+	Added    int64
+	Existing int64
+	Refused  int64
+}
+
+// Done reports whether every item of the batch is in a final state.
+func (b BatchRecord) Done() bool {
+	return b.Counts[StateCompleted]+b.Counts[StateFailed] == b.Total
+}
+
+func batchFromHashes(name string, rec, counts, manifests map[string]string) (BatchRecord, error) {
+	b := BatchRecord{Name: name, Counts: make(map[State]int64, len(States()))}
+	created, err := parseInt(rec, "created")
+	if err != nil {
+		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
+	}
+	b.Created = upstream.Millis(created).Time()
+	if b.Total, err = parseInt(rec, "total"); err != nil {
+		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
+	}
+	for _, st := range States() {
+		if b.Counts[st], err = parseInt(counts, string(st)); err != nil {
+			return BatchRecord{}, fmt.Errorf("batch counts %s: %w", name, err)
+		}
+	}
+	byFile := map[string]*ManifestRead{}
+	for field, v := range manifests {
+		what, file, ok := strings.Cut(field, ":")
+		if !ok {
+			continue
+		}
+		m := byFile[file]
+		if m == nil {
+			m = &ManifestRead{File: file}
+			byFile[file] = m
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return BatchRecord{}, fmt.Errorf("batch manifests %s: field %s: %q is not an integer", name, field, v)
+		}
+		switch what {
+		case "first":
+			m.First = upstream.Millis(n).Time()
+		case "last":
+			m.Last = upstream.Millis(n).Time()
+		case "added":
+			m.Added = n
+		case "existing":
+			m.Existing = n
+		case "refused":
+			m.Refused = n
+		}
+	}
+	for _, m := range byFile {
+		b.Manifests = append(b.Manifests, *m)
+	}
+	sort.Slice(b.Manifests, func(i, j int) bool {
+		mi, mj := b.Manifests[i], b.Manifests[j]
+		if !mi.First.Equal(mj.First) {
+			return mi.First.Before(mj.First)
+		}
+		return mi.File < mj.File
+	})
+	return b, nil
+}

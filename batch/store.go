@@ -1,0 +1,75 @@
+package batch
+
+import (
+	_ "embed" // Lua scripts
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors of Store lookups, matched with errors.Is.
+var (
+	ErrBatchNotFound = errors.New("batch not found")
+	ErrItemNotFound  = errors.New("item not found")
+)
+
+var (
+	//go:embed add_items.lua
+	addItemsLua string
+	//go:embed transition.lua
+	transitionLua string
+	//go:embed new_attempt.lua
+	newAttemptLua string
+	//go:embed add_waiter.lua
+	addWaiterLua string
+	//go:embed pending_waiters.lua
+	pendingWaitersLua string
+	//go:embed ack_waiters.lua
+	ackWaitersLua string
+	//go:embed set_model.lua
+	setModelLua string
+)
+
+// Store reads and writes the Redis records of batches, items and models. Every change
+// that touches more than one key runs as one Lua script, so an item's state and its
+// batch's counters can never disagree, whatever crashes or races. It is safe for
+// concurrent use.
+type Store struct {
+	rdb   redis.UniversalClient
+	keys  Keys
+	clock func() time.Time
+
+	addItems       *redis.Script
+	transition     *redis.Script
+	newAttempt     *redis.Script
+	addWaiter      *redis.Script
+	pendingWaiters *redis.Script
+	ackWaiters     *redis.Script
+	setModel       *redis.Script
+}
+
+// NewStore returns a store on rdb. clock gives the times recorded (time.Now in
+// production); nil means time.Now.
+func NewStore(rdb redis.UniversalClient, keys Keys, clock func() time.Time) *Store {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Store{
+		rdb:            rdb,
+		keys:           keys,
+		clock:          clock,
+		addItems:       redis.NewScript(addItemsLua),
+		transition:     redis.NewScript(transitionLua),
+		newAttempt:     redis.NewScript(newAttemptLua),
+		addWaiter:      redis.NewScript(addWaiterLua),
+		pendingWaiters: redis.NewScript(pendingWaitersLua),
+		ackWaiters:     redis.NewScript(ackWaitersLua),
+		setModel:       redis.NewScript(setModelLua),
+	}
+}
+
+// Keys returns the key names the store uses.
+func (s *Store) Keys() Keys { return s.keys }
+
+func (s *Store) nowMs() string { return msString(s.clock()) }

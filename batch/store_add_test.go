@@ -1,0 +1,329 @@
+package batch
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAddItemsTwiceAddsNothing(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	items := songItems("s", 1203) // three chunks, the last one partial
+
+	res, err := s.AddItems(ctx, "b1", "songs.jsonl", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1203 || res.Existing != 0 || len(res.Refused) != 0 {
+		t.Fatalf("first add: %+v, want 1203 new", res)
+	}
+	b.clock.Advance(time.Minute)
+	res, err = s.AddItems(ctx, "b1", "songs.jsonl", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 0 || res.Existing != 1203 {
+		t.Fatalf("second add: %+v, want 0 new, 1203 existing", res)
+	}
+	checkCounts(t, s, "b1", map[State]int64{StatePending: 1203})
+
+	rec, err := s.Batch(ctx, "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ManifestRead{{File: "songs.jsonl", First: t0, Last: t0.Add(time.Minute), Added: 1203, Existing: 1203}}
+	if len(rec.Manifests) != 1 || !manifestEqual(rec.Manifests[0], want[0]) {
+		t.Errorf("manifests = %+v, want %+v", rec.Manifests, want)
+	}
+	if !rec.Created.Equal(t0) || rec.Name != "b1" || rec.Done() {
+		t.Errorf("batch record = %+v", rec)
+	}
+}
+
+func manifestEqual(a, b ManifestRead) bool {
+	return a.File == b.File && a.First.Equal(b.First) && a.Last.Equal(b.Last) &&
+		a.Added == b.Added && a.Existing == b.Existing && a.Refused == b.Refused
+}
+
+func TestAddSecondManifestAddsOnlyNewItems(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	if _, err := s.AddItems(ctx, "b1", "one.jsonl", []Item{songItem("a", 1), songItem("b", 2), songItem("c", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	// Move b on, so that re-adding it could be seen to reset it.
+	if ok, _, err := s.Transition(ctx, "b1", "b", 1, nil, StateSubmitting, Update{CustomID: "cid-b"}); !ok || err != nil {
+		t.Fatalf("transition b: %v %v", ok, err)
+	}
+	b.clock.Advance(time.Second)
+	res, err := s.AddItems(ctx, "b1", "two.jsonl", []Item{songItem("b", 1), songItem("d", 2), songItem("c", 3), songItem("e", 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 2 || res.Existing != 2 {
+		t.Fatalf("second manifest: %+v, want 2 new, 2 existing", res)
+	}
+	checkCounts(t, s, "b1", map[State]int64{StatePending: 4, StateSubmitting: 1})
+
+	var got []string
+	if err := s.Items(ctx, "b1", nil, func(r ItemRecord) error {
+		got = append(got, r.ID+"/"+string(r.State))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := "a/pending b/submitting c/pending d/pending e/pending"
+	if strings.Join(got, " ") != want {
+		t.Errorf("items = %v, want %s", got, want)
+	}
+	d, err := s.Item(ctx, "b1", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Seq != 4 || d.Origin != "songs.jsonl:2" || d.Attempt != 1 || !d.EnqueuedAt.Equal(t0.Add(time.Second)) {
+		t.Errorf("item d = %+v", d)
+	}
+	rec, err := s.Batch(ctx, "b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Manifests) != 2 || rec.Manifests[0].File != "one.jsonl" || rec.Manifests[1].File != "two.jsonl" ||
+		rec.Manifests[1].Added != 2 || rec.Manifests[1].Existing != 2 {
+		t.Errorf("manifests = %+v", rec.Manifests)
+	}
+}
+
+func TestAddItemsStoresNoAttemptFields(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	it := songItem("a", 1)
+	it.Request.CustomID = "attempt-id"
+	it.Request.Callback = "https://hooks.example.com/cb?token=s3cret-token"
+	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := b.rdb.HGetAll(ctx, b.keys.Item("b1", "a")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw["request"], err = b.rdb.Get(ctx, b.keys.ItemRequest("b1", "a")).Result(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(raw["request"], "https://example.com/in/a.mp3") {
+		t.Fatalf("stored request = %s", raw["request"])
+	}
+	for f, v := range raw {
+		if strings.Contains(v, "s3cret") || strings.Contains(v, "attempt-id") || strings.Contains(v, "hooks.example.com") {
+			t.Errorf("field %s holds the attempt's customId or callback: %s", f, v)
+		}
+	}
+	rec, err := s.Item(ctx, "b1", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Request.Callback != "" || rec.Request.CustomID != "" || rec.Request.Inputs[0].URL != it.Request.Inputs[0].URL {
+		t.Errorf("stored request = %+v", rec.Request)
+	}
+}
+
+func TestAddItemsRejectsBadInputBeforeWriting(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	noID := songItem("", 7)
+	badKind := songItem("x", 8)
+	badKind.Kind = "sing"
+	for name, tc := range map[string]struct {
+		batch string
+		items []Item
+		want  string
+	}{
+		"batch with colon": {"a:b", []Item{songItem("a", 1)}, `batch name "a:b"`},
+		"empty batch":      {"", []Item{songItem("a", 1)}, "batch name: required"},
+		"no id":            {"b1", []Item{songItem("a", 1), noID}, "songs.jsonl:7: id: required"},
+		"bad kind":         {"b1", []Item{badKind}, `songs.jsonl:8: kind: must be "song" or "train", not "sing"`},
+		"train no model":   {"b1", []Item{trainItem("t", "", 9)}, "train.jsonl:9: model: required"},
+	} {
+		_, err := s.AddItems(ctx, tc.batch, "songs.jsonl", tc.items)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", name, err, tc.want)
+		}
+	}
+	if n, _ := b.rdb.Exists(ctx, b.keys.Batch("b1"), b.keys.Batches()).Result(); n != 0 {
+		t.Errorf("a refused call wrote %d keys", n)
+	}
+}
+
+func TestAddItemsRefusesSecondTrainingOfAModel(t *testing.T) {
+	t.Parallel()
+	s, _ := setupStore(t)
+	ctx := t.Context()
+	res, err := s.AddItems(ctx, "b1", "train.jsonl", []Item{
+		trainItem("t1", "alice", 1),
+		trainItem("t2", "alice", 2), // same model, same chunk
+		trainItem("t3", "default", 3),
+		songItem("s1", 4),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 2 || len(res.Refused) != 2 {
+		t.Fatalf("add: %+v, want t1 and s1 added, t2 and t3 refused", res)
+	}
+	var refused []string
+	for _, r := range res.Refused {
+		refused = append(refused, r.String())
+	}
+	want := []string{
+		`train.jsonl:2: item t2: model: "alice" is already being trained by batch b1 item t1; a model name can be trained once`,
+		`train.jsonl:3: item t3: model: "default" is already ready and cannot be trained again`,
+	}
+	if strings.Join(refused, "\n") != strings.Join(want, "\n") {
+		t.Errorf("refused:\n%s\nwant:\n%s", strings.Join(refused, "\n"), strings.Join(want, "\n"))
+	}
+	var taken *ModelTakenError
+	if !errors.As(res.Refused[0].Err, &taken) || taken.State != ModelTraining || taken.Batch != "b1" || taken.Item != "t1" {
+		t.Errorf("refusal error = %#v", res.Refused[0].Err)
+	}
+	m, err := s.ModelState(ctx, "alice")
+	if err != nil || m.State != ModelTraining || m.Batch != "b1" || m.Item != "t1" {
+		t.Fatalf("model alice = %+v, %v", m, err)
+	}
+
+	// Another batch cannot train it either, while it trains.
+	res, err = s.AddItems(ctx, "b2", "train.jsonl", []Item{trainItem("t1", "alice", 1)})
+	if err != nil || res.Added != 0 || len(res.Refused) != 1 {
+		t.Fatalf("b2 add: %+v, %v; want refused", res, err)
+	}
+	rec, _ := s.Batch(ctx, "b2")
+	if rec.Manifests[0].Refused != 1 {
+		t.Errorf("b2 manifests = %+v, want 1 refused", rec.Manifests)
+	}
+
+	// Once its training failed, a new item may train it again and owns it.
+	if ok, _, err := s.Transition(ctx, "b1", "t1", 1, nil, StateFailed, Update{Error: "bad audio"}); !ok || err != nil {
+		t.Fatalf("fail t1: %v %v", ok, err)
+	}
+	res, err = s.AddItems(ctx, "b2", "train.jsonl", []Item{trainItem("t1", "alice", 1)})
+	if err != nil || res.Added != 1 || len(res.Refused) != 0 {
+		t.Fatalf("b2 add after failure: %+v, %v", res, err)
+	}
+	m, _ = s.ModelState(ctx, "alice")
+	if m.State != ModelTraining || m.Batch != "b2" || m.Item != "t1" || m.Error != "" {
+		t.Errorf("model alice = %+v, want training by b2/t1", m)
+	}
+}
+
+func TestCreateBatch(t *testing.T) {
+	t.Parallel()
+	s, _ := setupStore(t)
+	ctx := t.Context()
+	for i, want := range []bool{true, false} {
+		created, err := s.CreateBatch(ctx, "b1")
+		if err != nil || created != want {
+			t.Fatalf("call %d: created %v, %v; want %v", i, created, err, want)
+		}
+	}
+	checkCounts(t, s, "b1", nil)
+	if _, err := s.Batch(ctx, "nope"); !errors.Is(err, ErrBatchNotFound) {
+		t.Errorf("Batch(nope) err = %v, want ErrBatchNotFound", err)
+	}
+	if _, err := s.CreateBatch(ctx, "a b"); err == nil {
+		t.Error("CreateBatch accepted a name with a space")
+	}
+}
+
+func TestBatchesOldestFirst(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	for _, name := range []string{"zeta", "alpha", "mid"} {
+		if _, err := s.AddItems(ctx, name, "m.jsonl", songItems(name, 2)); err != nil {
+			t.Fatal(err)
+		}
+		b.clock.Advance(time.Second)
+	}
+	bs, err := s.Batches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range bs {
+		names = append(names, r.Name)
+		if r.Total != 2 {
+			t.Errorf("%s total = %d", r.Name, r.Total)
+		}
+	}
+	if strings.Join(names, ",") != "zeta,alpha,mid" {
+		t.Errorf("batches = %v, want creation order", names)
+	}
+}
+
+func TestAddItemsRunFindsDuplicates(t *testing.T) {
+	t.Parallel()
+	s, _ := setupStore(t)
+	ctx := t.Context()
+	a2 := songItem("a", 2)
+	a2.Request.Inputs[0].URL = "https://example.com/other.mp3" // same id, other content
+	k := songItem("k-0123456789abcdef", 4)
+	k.DerivedID = true
+	k5 := k
+	k5.Origin = "songs.jsonl:5"
+	// Within one chunk, and across calls (chunks, manifests) of the same run.
+	res, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{songItem("a", 1), a2, songItem("b", 3), k, k5}, AddRun("run1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 3 || res.Existing != 0 || len(res.Refused) != 0 {
+		t.Fatalf("first chunk: %+v, want 3 new", res)
+	}
+	more := songItem("b", 1)
+	more.Origin = "more.jsonl:1"
+	res2, err := s.AddItems(ctx, "b1", "more.jsonl", []Item{more, songItem("c", 2)}, AddRun("run1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Added != 1 || res2.Existing != 0 {
+		t.Fatalf("second chunk: %+v, want 1 new", res2)
+	}
+	var got []string
+	for _, d := range append(res.Duplicates, res2.Duplicates...) {
+		got = append(got, d.LineError().Error())
+	}
+	assertLines(t, "duplicates", got, []string{
+		`songs.jsonl:2: id: duplicate id "a" in this batch (first at songs.jsonl:1)`,
+		`songs.jsonl:5: line: same item as an earlier line (derived id "k-0123456789abcdef") (first at songs.jsonl:4)`,
+		`more.jsonl:1: id: duplicate id "b" in this batch (first at songs.jsonl:3)`,
+	})
+	rec, err := s.Item(ctx, "b1", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Origin != "songs.jsonl:1" || rec.Request.Inputs[0].URL != "https://example.com/in/a.mp3" {
+		t.Errorf("duplicate line touched the item: %+v", rec)
+	}
+	checkCounts(t, s, "b1", map[State]int64{StatePending: 4})
+
+	// Another run (a repeat, or a concurrent one) finds existing items, not
+	// duplicates, and then its own duplicate lines again.
+	res, err = s.AddItems(ctx, "b1", "songs.jsonl", []Item{songItem("a", 1), a2, songItem("d", 6)}, AddRun("run2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 1 || res.Existing != 1 || len(res.Duplicates) != 1 || res.Duplicates[0].Origin != "songs.jsonl:2" {
+		t.Fatalf("second run: %+v, want 1 new, 1 existing, line 2 a duplicate", res)
+	}
+	// Without a run, every stored id is existing, as before.
+	res, err = s.AddItems(ctx, "b1", "songs.jsonl", []Item{songItem("a", 1), a2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 0 || res.Existing != 2 || len(res.Duplicates) != 0 {
+		t.Fatalf("no run: %+v, want 2 existing", res)
+	}
+}

@@ -1,0 +1,309 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/upstream"
+	"github.com/singbatch/singbatch/upstream/sim"
+)
+
+// The worker's use of the upstream quota, on the simulator:
+//
+//	go test -run '^$' -bench BenchmarkWorker -benchtime 1x ./bench/
+//
+// Each iteration enqueues benchSongs songs at once (a backlog), runs one in-process
+// worker on them with the account-wide limiter at benchRate requests/s (the simulator
+// enforces the same rate), and counts the calls the simulator received until every item
+// is final. ns/op is the time the whole batch took. Metrics:
+//
+//	calls/job      upstream calls (every action) per finished job
+//	getjob/job     GetJob calls per finished job
+//	quota_use_%    calls sent while the backlog lasted (from the first call to the last
+//	               CreateJob) / (rate × that time)
+//	max_req/s      the most requests the simulator saw within one second
+//	throttled      429 replies
+//
+// The time scale keeps the proportions of the real service: a song takes 46 simulated
+// seconds (11.5 s here), during which the account can make 230 calls, at the real 5/s
+// there and at benchRate here. So, as in production, a fixed-interval poller has more
+// jobs in flight than the rate can poll as often as it asks, while the predictive
+// poller (the worker's defaults: first poll at 1.15 × the median duration of recent
+// jobs, 60 s until three are known) polls most jobs once. It runs cold (a fresh Redis:
+// the whole burst is polled on the 60 s guess) and warm (a first batch of 40 songs has
+// taught it the median; only the second batch is measured). Durations are the worker's
+// defaults scaled by the time scale.
+
+const (
+	benchSongs     = 200
+	benchRate      = 20
+	benchTimeScale = 0.25
+)
+
+var benchCreds = upstream.Credentials{
+	SecretID:  upstream.NewSecret("AKIDbench"),
+	SecretKey: upstream.NewSecret("bench-s3cr3t"),
+}
+
+func BenchmarkWorkerCallsPerJob(b *testing.B) {
+	scaled := func(d time.Duration) time.Duration { return time.Duration(float64(d) * benchTimeScale) }
+	predictive := tasks.DefaultPollTiming()
+	predictive.DefaultSong = scaled(predictive.DefaultSong)
+	predictive.MinInterval = scaled(predictive.MinInterval)
+	predictive.MaxInterval = scaled(predictive.MaxInterval)
+	predictive.EstimateTTL = scaled(predictive.EstimateTTL)
+	// fixed polls every d from submission: no estimate, no backoff, no jitter.
+	fixed := func(d time.Duration) tasks.PollTiming {
+		return tasks.PollTiming{DefaultSong: scaled(d), MinSamples: 1 << 30, FirstFactor: 1, StepFraction: 1,
+			Growth: 1, Jitter: -1, MinInterval: scaled(d), MaxInterval: scaled(d), EstimateTTL: time.Hour}
+	}
+	for _, c := range []struct {
+		name   string
+		poll   tasks.PollTiming
+		warmup int // songs run through the same stack before the measured batch
+	}{
+		// Cold: every job of the burst is polled on the default guess (60 s).
+		{"predictive-cold", predictive, 0},
+		// Warm: a first batch taught the median; the measured batch is polled on it.
+		{"predictive-warm", predictive, 40},
+		{"fixed-5s", fixed(5 * time.Second), 0},
+		{"fixed-15s", fixed(15 * time.Second), 0},
+		{"fixed-30s", fixed(30 * time.Second), 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var total benchResult
+			for range b.N {
+				total.add(runBatch(b, c.poll, c.warmup))
+			}
+			total.report(b)
+		})
+	}
+}
+
+// benchResult is what one or more measured batches cost.
+type benchResult struct {
+	jobs, calls, gets       int
+	backlogCalls            int
+	backlogTime             time.Duration
+	maxPerSecond, throttled int
+}
+
+func (r *benchResult) add(o benchResult) {
+	r.jobs += o.jobs
+	r.calls += o.calls
+	r.gets += o.gets
+	r.backlogCalls += o.backlogCalls
+	r.backlogTime += o.backlogTime
+	r.maxPerSecond = max(r.maxPerSecond, o.maxPerSecond)
+	r.throttled += o.throttled
+}
+
+func (r benchResult) report(b *testing.B) {
+	if r.jobs == 0 {
+		b.Fatal("no job finished")
+	}
+	b.ReportMetric(float64(r.calls)/float64(r.jobs), "calls/job")
+	b.ReportMetric(float64(r.gets)/float64(r.jobs), "getjob/job")
+	b.ReportMetric(100*float64(r.backlogCalls)/(benchRate*r.backlogTime.Seconds()), "quota_use_%")
+	b.ReportMetric(float64(r.maxPerSecond), "max_req/s")
+	b.ReportMetric(float64(r.throttled), "throttled")
+}
+
+// benchStack is one fresh world: Redis, the simulator, a worker on both.
+type benchStack struct {
+	b     *testing.B
+	rdb   *redis.Client
+	store *batch.Store
+	sim   *sim.Server
+	rec   *callRecorder
+	w     *tasks.Worker
+}
+
+func newBenchStack(b *testing.B, poll tasks.PollTiming) *benchStack {
+	srv := redistest.Start(b, redistest.Options{})
+	st := &benchStack{b: b, rdb: srv.Client(b)}
+	keys := batch.Keys{Prefix: "bench"}
+	st.store = batch.NewStore(st.rdb, keys, nil)
+	var err error
+	st.sim, err = sim.New(sim.Options{Credentials: benchCreds, TimeScale: benchTimeScale, Rate: benchRate,
+		SkipFetch: true, OutputDir: b.TempDir(), Seed: 7})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.sim.Close() })
+	lim, err := tasks.NewLimiter(st.rdb, tasks.LimiterOptions{Rate: benchRate,
+		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gate := tasks.NewSubmitGate(lim)
+	st.rec = &callRecorder{next: &http.Transport{MaxIdleConnsPerHost: 64}}
+	api, err := upstream.New(upstream.Options{BaseURL: st.sim.URL(), Credentials: benchCreds, Timeout: 5 * time.Second,
+		Gate: gate, HTTPClient: &http.Client{Transport: st.rec}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	settings := tasks.DefaultSettings()
+	settings.Poll = poll
+	settings.ReconcileDelay = time.Second
+	st.w, err = tasks.NewWorker(tasks.WorkerOptions{Redis: st.rdb, Concurrency: 20, ShutdownTimeout: 5 * time.Second,
+		TaskCheckInterval: 10 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond},
+		tasks.HandlerDeps{Store: st.store, API: api, Gate: gate}, settings)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// enqueue adds n songs as batch name and queues them.
+func (st *benchStack) enqueue(name string, n int) {
+	manifest := filepath.Join(st.b.TempDir(), name+".jsonl")
+	var m strings.Builder
+	for i := range n {
+		fmt.Fprintf(&m, `{"id":"%s-%04d","kind":"song","url":"https://cdn.example.com/%d.mp3","contentId":"repo"}`+"\n", name, i, i)
+	}
+	if err := os.WriteFile(manifest, []byte(m.String()), 0o644); err != nil {
+		st.b.Fatal(err)
+	}
+	if _, err := tasks.Enqueue(context.Background(), st.store, asynq.NewClientFromRedisClient(st.rdb),
+		tasks.EnqueueOptions{Batch: name, Manifests: []string{manifest}}); err != nil {
+		st.b.Fatal(err)
+	}
+}
+
+// wait returns once every item of the batch completed.
+func (st *benchStack) wait(name string, n int) {
+	for {
+		r, err := st.store.Batch(context.Background(), name)
+		if err != nil {
+			st.b.Fatal(err)
+		}
+		if r.Done() {
+			if r.Counts[batch.StateCompleted] != int64(n) {
+				st.b.Fatalf("batch %s: counts %v", name, r.Counts)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// callsOf sums a Stats' calls per action.
+func callsOf(s sim.Stats) (all, gets int) {
+	for _, outcomes := range s.Calls {
+		for _, n := range outcomes {
+			all += n
+		}
+	}
+	return all, s.Count(upstream.ActionGetJob, sim.OutcomeOK)
+}
+
+// runBatch runs benchSongs songs through a fresh stack (after warmup songs, unmeasured)
+// and measures them.
+func runBatch(b *testing.B, poll tasks.PollTiming, warmup int) benchResult {
+	b.StopTimer()
+	st := newBenchStack(b, poll)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	if warmup > 0 {
+		st.enqueue("warmup", warmup)
+		st.wait("warmup", warmup)
+	}
+	before := st.sim.Stats()
+	from := time.Now()
+
+	st.enqueue("bench", benchSongs)
+	b.StartTimer()
+	st.wait("bench", benchSongs)
+	b.StopTimer()
+
+	after := st.sim.Stats()
+	allBefore, getsBefore := callsOf(before)
+	allAfter, getsAfter := callsOf(after)
+	first, lastCreate, inBacklog := st.rec.backlog(from)
+	return benchResult{
+		jobs: after.JobsCreated - before.JobsCreated, calls: allAfter - allBefore, gets: getsAfter - getsBefore,
+		// n calls sent over a span make n-1 intervals of 1/rate at full use.
+		backlogCalls: inBacklog - 1, backlogTime: lastCreate.Sub(first),
+		maxPerSecond: after.MaxRequestsPerSecond, throttled: after.Throttled,
+	}
+}
+
+// callRecorder notes when each request is sent and its action.
+type callRecorder struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	calls []sentCall
+}
+
+type sentCall struct {
+	at     time.Time
+	action string
+}
+
+func (c *callRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	var env struct {
+		Action string `json:"action"`
+	}
+	_ = json.Unmarshal(body, &env)
+	c.mu.Lock()
+	c.calls = append(c.calls, sentCall{at: time.Now(), action: env.Action})
+	c.mu.Unlock()
+	return c.next.RoundTrip(req)
+}
+
+// backlog returns the time of the first call sent at or after from and of the last
+// CreateJob, and how many calls were sent between them (both included).
+func (c *callRecorder) backlog(from time.Time) (first, lastCreate time.Time, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, call := range c.calls {
+		if call.at.Before(from) {
+			continue
+		}
+		if first.IsZero() {
+			first = call.at
+		}
+		if call.action == upstream.ActionCreateJob && call.at.After(lastCreate) {
+			lastCreate = call.at
+		}
+	}
+	for _, call := range c.calls {
+		if !call.at.Before(from) && !call.at.After(lastCreate) {
+			n++
+		}
+	}
+	return first, lastCreate, n
+}

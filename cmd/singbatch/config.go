@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	envparse "github.com/caarlos0/env/v11"
+	"github.com/hibiken/asynq"
+
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// config is every setting read from the environment. Each field is documented in the
+// README's table and in .env.example.
+type config struct {
+	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"singbatch"`
+
+	UpstreamURL      string          `env:"UPSTREAM_URL" envDefault:"https://service-mqk0mc83-1257411467.bj.apigw.tencentcs.com"`
+	SecretID         upstream.Secret `env:"UPSTREAM_SECRET_ID"`
+	SecretKey        upstream.Secret `env:"UPSTREAM_SECRET_KEY"`
+	UpstreamRate     float64         `env:"UPSTREAM_RATE" envDefault:"5"`
+	UpstreamTimeout  time.Duration   `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
+	GatewayKeyID     string          `env:"UPSTREAM_GATEWAY_KEY_ID"`
+	GatewayKeySecret upstream.Secret `env:"UPSTREAM_GATEWAY_KEY_SECRET"`
+	GatewaySource    string          `env:"UPSTREAM_GATEWAY_SOURCE" envDefault:"singbatch"`
+
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"20"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"5s"`
+
+	Worker workerSettings // WORKER_QUEUES, RECONCILE_DELAY, POLL_*, ... (docs/worker.md)
+
+	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"` // json (production) or console (development)
+}
+
+// loadConfig parses the environment; a malformed value is an error naming the variable.
+func loadConfig(e env) (config, error) {
+	vars := map[string]string{}
+	for _, kv := range e.environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var c config
+	if err := envparse.ParseWithOptions(&c, envparse.Options{Environment: vars}); err != nil {
+		return config{}, fmt.Errorf("configuration: %w", nameConfigVars(err))
+	}
+	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
+		return config{}, fmt.Errorf("configuration: REDIS_URL: %w", err)
+	}
+	if c.UpstreamRate <= 0 {
+		return config{}, fmt.Errorf("configuration: UPSTREAM_RATE: must be a positive number of requests per second, not %v", c.UpstreamRate)
+	}
+	if c.DelayedCheck <= 0 {
+		return config{}, fmt.Errorf("configuration: WORKER_DELAYED_CHECK_INTERVAL: must be positive, not %v", c.DelayedCheck)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return config{}, fmt.Errorf("configuration: LOG_FORMAT: must be json or console, not %q", c.LogFormat)
+	}
+	return c, nil
+}
+
+// requireCredentials is called by commands that talk to the service.
+func (c config) requireCredentials() error {
+	if c.SecretID.IsZero() || c.SecretKey.IsZero() {
+		return fmt.Errorf("configuration: UPSTREAM_SECRET_ID and UPSTREAM_SECRET_KEY are required to call the service")
+	}
+	return nil
+}
+
+// workerSettings are the worker's timing settings (docs/worker.md); 0 takes the default.
+type workerSettings struct {
+	Queues            string        `env:"WORKER_QUEUES"` // "poll=4,train=3,songs=2"; empty: tasks.QueuePriorities
+	ReconcileDelay    time.Duration `env:"RECONCILE_DELAY" envDefault:"30s"`
+	DefaultJobTimeout time.Duration `env:"DEFAULT_JOB_TIMEOUT" envDefault:"6h"`
+	TimeoutGrace      time.Duration `env:"TIMEOUT_GRACE" envDefault:"10m"`
+	ModelCacheTTL     time.Duration `env:"MODEL_CACHE_TTL" envDefault:"1m"`
+	RetryBase         time.Duration `env:"RETRY_BASE" envDefault:"1s"`
+	RetryCap          time.Duration `env:"RETRY_CAP" envDefault:"10m"`
+	PollDefaultSong   time.Duration `env:"POLL_DEFAULT_SONG" envDefault:"60s"`
+	PollDefaultTrain  time.Duration `env:"POLL_DEFAULT_TRAIN" envDefault:"30m"`
+	PollMinSamples    int           `env:"POLL_MIN_SAMPLES" envDefault:"3"`
+	PollFirstFactor   float64       `env:"POLL_FIRST_FACTOR" envDefault:"1.15"`
+	PollFirstOffset   time.Duration `env:"POLL_FIRST_OFFSET" envDefault:"0s"`
+	PollMinInterval   time.Duration `env:"POLL_MIN_INTERVAL" envDefault:"5s"`
+	PollMaxInterval   time.Duration `env:"POLL_MAX_INTERVAL" envDefault:"10m"`
+	PollStepFraction  float64       `env:"POLL_STEP_FRACTION" envDefault:"0.25"`
+	PollGrowth        float64       `env:"POLL_GROWTH" envDefault:"1.5"`
+	PollJitter        float64       `env:"POLL_JITTER" envDefault:"0.2"`
+	PollNotFoundGrace time.Duration `env:"POLL_NOT_FOUND_GRACE" envDefault:"10m"`
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func cliConfigEnv(vars ...string) env {
+	return env{environ: func() []string { return vars }}
+}
+
+func TestConfigErrorsNameTheVariable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		vars []string
+		want string
+	}{
+		{[]string{"UPSTREAM_RATE=abc"}, `configuration: UPSTREAM_RATE: strconv.ParseFloat: parsing "abc": invalid syntax`},
+		{[]string{"UPSTREAM_RATE=0"}, "configuration: UPSTREAM_RATE: must be a positive number of requests per second, not 0"},
+		{[]string{"UPSTREAM_TIMEOUT=soon"}, `configuration: UPSTREAM_TIMEOUT: unable to parse duration: time: invalid duration "soon"`},
+		{[]string{"UPSTREAM_RATE=x", "WORKER_CONCURRENCY=many"}, `configuration: UPSTREAM_RATE: strconv.ParseFloat: parsing "x": invalid syntax; WORKER_CONCURRENCY: strconv.ParseInt: parsing "many": invalid syntax`},
+		{[]string{"POLL_GROWTH=fast"}, `configuration: POLL_GROWTH: strconv.ParseFloat: parsing "fast": invalid syntax`},
+		{[]string{"REDIS_URL=ftp://localhost"}, `configuration: REDIS_URL: asynq: unsupported uri scheme: "ftp"`},
+		{[]string{"LOG_FORMAT=xml"}, `configuration: LOG_FORMAT: must be json or console, not "xml"`},
+		{[]string{"WORKER_DELAYED_CHECK_INTERVAL=0s"}, "configuration: WORKER_DELAYED_CHECK_INTERVAL: must be positive, not 0s"},
+	} {
+		_, err := loadConfig(cliConfigEnv(tc.vars...))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%v: error %v\nwant %s", tc.vars, err, tc.want)
+		}
+	}
+	// Through a command: the error comes before any connection is tried.
+	for _, name := range []string{"enqueue", "status", "report", "models"} {
+		var out, errOut syncBuffer
+		e := env{stdout: &out, stderr: &errOut, environ: func() []string { return []string{"UPSTREAM_RATE=abc"} }}
+		err := dispatch(t.Context(), e, []string{name, "--batch", "b1", "x.jsonl"})
+		if err == nil || !strings.HasPrefix(err.Error(), "configuration: UPSTREAM_RATE: ") {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
+
+func TestConfigRedisURLForms(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"redis://127.0.0.1:6379/0",
+		"redis://:secret@redis.internal:6380/2",
+		"rediss://redis.example.com:6380/0",
+		"redis-socket:///var/run/redis.sock?db=1",
+		"redis-sentinel://:pw@sentinel1:26379,sentinel2:26379?master=mymaster",
+	} {
+		if _, err := loadConfig(cliConfigEnv("REDIS_URL=" + u)); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+// configDefaults lists every variable of config (nested structs included) with its
+// envDefault, in declaration order.
+func configDefaults(t reflect.Type, out *[][2]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			*out = append(*out, [2]string{name, f.Tag.Get("envDefault")})
+		} else if f.Type.Kind() == reflect.Struct {
+			configDefaults(f.Type, out)
+		}
+	}
+}
+
+// The config struct, .env.example, docs/configuration.md and the README name the same variables
+// with the same defaults.
+func TestConfigDocumented(t *testing.T) {
+	t.Parallel()
+	var vars [][2]string
+	configDefaults(reflect.TypeFor[config](), &vars)
+	want := map[string]string{}
+	var names []string
+	for _, v := range vars {
+		want[v[0]] = v[1]
+		names = append(names, v[0])
+	}
+	slices.Sort(names)
+
+	example := map[string]string{}
+	f, err := os.Open("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Errorf(".env.example: %q is not NAME=VALUE", line)
+			continue
+		}
+		example[k] = v
+	}
+	assertList(t, ".env.example variables", cliSortedKeys(example), names)
+	for k, v := range example {
+		if d, ok := want[k]; ok && v != d {
+			t.Errorf(".env.example: %s=%s, but its default is %q", k, v, d)
+		}
+	}
+
+	// The README carries a copy of the docs' table.
+	for _, file := range []string{"docs/configuration.md", "README.md"} {
+		doc, err := os.ReadFile("../../" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := regexp.MustCompile("(?m)^\\| `([A-Z0-9_]+)` \\| ([^|]*) \\|")
+		documented := map[string]string{}
+		for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
+			documented[m[1]] = strings.TrimSpace(m[2])
+		}
+		assertList(t, file+" variables", cliSortedKeys(documented), names)
+		for k, cell := range documented {
+			d, ok := want[k]
+			switch {
+			case !ok:
+			case d != "" && cell != "`"+d+"`":
+				t.Errorf("%s: %s default %s, want `%s`", file, k, cell, d)
+			case d == "" && !strings.HasPrefix(cell, "("):
+				t.Errorf("%s: %s default %s, but it has none", file, k, cell)
+			}
+		}
+	}
+}
+
+func cliSortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// dashboardShutdownTimeout bounds how long open requests may finish once the context
+// ends; the pages are short reads, so a few seconds is plenty.
+const dashboardShutdownTimeout = 10 * time.Second
+
+// dashboardCommand serves the web dashboard until the context ends.
+func dashboardCommand() command {
+	return command{name: "dashboard", summary: "serve the web dashboard: batches, Asynq queues, metrics", run: runDashboard}
+}
+
+// dashboardFlags are the command line of `singbatch dashboard`.
+type dashboardFlags struct {
+	addr     string
+	readOnly bool
+}
+
+func parseDashboardFlags(e env, args []string) (dashboardFlags, error) {
+	var f dashboardFlags
+	fs := newFlagSet(e, "dashboard", "[--addr HOST:PORT] [--readonly]")
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address `HOST:PORT` (port 0 picks a free one)")
+	fs.BoolVar(&f.readOnly, "readonly", false, "forbid changes from the Asynq UI (pause, delete, run, archive tasks)")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, usageError{fmt.Sprintf("dashboard: unexpected argument %q", fs.Arg(0))}
+	}
+	if _, _, err := net.SplitHostPort(f.addr); err != nil {
+		return f, usageError{fmt.Sprintf("dashboard: --addr %q: %v", f.addr, err)}
+	}
+	return f, nil
+}
+
+func runDashboard(ctx context.Context, e env, args []string) error {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	f, err := parseDashboardFlags(e, args)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	keys := batch.Keys{Prefix: cfg.RedisPrefix}
+	if err := keys.Validate(); err != nil {
+		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
+	}
+	connOpt, err := cfg.redisConn()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	rdb, err := cfg.redisClient()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	defer func() { _ = rdb.Close() }()
+
+	d, err := newDashboard(dashboardOptions{
+		Store:        batch.NewStore(rdb, keys, nil),
+		Redis:        rdb,
+		RedisConnOpt: connOpt,
+		ReadOnly:     f.readOnly,
+		// The dashboard never needs the credentials; it only knows them to scrub them
+		// from anything it shows, in case one slipped into an error message.
+		Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret},
+		Log:     log.Named("dashboard"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = d.Close() }()
+
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen on %s: %w", f.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           d,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	url := "http://" + ln.Addr().String()
+	log.Info("dashboard serving", zap.String("url", url), zap.Bool("readOnly", f.readOnly))
+	if !isLoopback(ln.Addr()) {
+		log.Warn("dashboard listens beyond loopback and has no authentication: put it behind an authenticating proxy, and consider --readonly",
+			zap.String("addr", ln.Addr().String()))
+	}
+	// The URL on stdout lets scripts (and tests) use --addr with port 0.
+	fmt.Fprintf(e.stdout, "singbatch dashboard: serving %s/\n", url)
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), dashboardShutdownTimeout)
+	defer cancel()
+	shutErr := hs.Shutdown(sctx)
+	if serveErr == nil {
+		serveErr = <-served
+	}
+	log.Info("dashboard stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("dashboard: serve: %w", serveErr)
+	}
+	if shutErr != nil {
+		return fmt.Errorf("dashboard: shutdown: %w", shutErr)
+	}
+	return nil
+}
+
+// isLoopback reports whether a listener only accepts local connections.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	// asynqmon is Asynq's own web UI, by Asynq's author, kept in step with it: queues,
+	// tasks in every state with their last error, servers, Redis info, and actions (run,
+	// archive, delete, pause) that --readonly turns off. Rewriting it would be a second,
+	// worse Asynq UI.
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// monitoringRoot is where the Asynq UI is mounted.
+const monitoringRoot = "/monitoring"
+
+// dashboardRedisTimeout bounds the Redis reads of one page, metrics scrape or health check.
+const dashboardRedisTimeout = 10 * time.Second
+
+//go:embed dashboard/*.html dashboard/style.css
+var dashboardFiles embed.FS
+
+// dashboardOptions configure the dashboard's handler.
+type dashboardOptions struct {
+	Store        *batch.Store
+	Redis        redis.UniversalClient // for /healthz
+	RedisConnOpt asynq.RedisConnOpt    // for the Asynq UI and queue metrics
+	ReadOnly     bool                  // the Asynq UI allows GET requests only
+	// Secrets are scrubbed from every string shown (defence in depth: the upstream
+	// client already sanitizes its errors, and payloads carry none).
+	Secrets []upstream.Secret
+	Log     *zap.Logger
+}
+
+// dashboard is the whole web UI: batch pages, the Asynq UI, metrics and health.
+type dashboard struct {
+	opts      dashboardOptions
+	scrub     scrubber
+	mux       *http.ServeMux
+	mon       *asynqmon.HTTPHandler
+	inspector *asynq.Inspector
+	pages     map[string]*template.Template
+}
+
+// newDashboard builds the handler; Close releases its Redis connections.
+func newDashboard(o dashboardOptions) (*dashboard, error) {
+	if o.Store == nil || o.Redis == nil || o.RedisConnOpt == nil {
+		return nil, errors.New("dashboard: Store, Redis and RedisConnOpt are required")
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	pages, err := parseDashboardPages()
+	if err != nil {
+		return nil, err
+	}
+	d := &dashboard{
+		opts:  o,
+		scrub: newScrubber(o.Secrets...),
+		mux:   http.NewServeMux(),
+		pages: pages,
+		mon: asynqmon.New(asynqmon.Options{
+			RootPath:     monitoringRoot,
+			RedisConnOpt: o.RedisConnOpt,
+			ReadOnly:     o.ReadOnly,
+		}),
+		inspector: asynq.NewInspector(o.RedisConnOpt),
+	}
+	metrics, err := d.metricsHandler()
+	if err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	static, err := fs.Sub(dashboardFiles, "dashboard")
+	if err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("dashboard: static files: %w", err)
+	}
+	d.mux.Handle("GET /{$}", d.page(d.batchesPage))
+	d.mux.Handle("GET /batches/{name}", d.page(d.batchPage))
+	d.mux.Handle("GET /batch", d.page(d.batchPage)) // names "." and "..", see batchURL
+	d.mux.HandleFunc("GET /api/batches", d.batchesAPI)
+	d.mux.Handle("GET /static/style.css", http.StripPrefix("/static/", http.FileServerFS(static)))
+	d.mux.HandleFunc("GET /healthz", d.healthz)
+	d.mux.Handle("GET /metrics", metrics)
+	d.mux.Handle(monitoringRoot+"/", d.scrub.asynqmonAPI(monitoringRoot+"/api/", d.mon))
+	return d, nil
+}
+
+func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	d.mux.ServeHTTP(w, r)
+}
+
+// Close releases the Redis connections of the Asynq UI and the metrics' inspector.
+func (d *dashboard) Close() error {
+	return errors.Join(d.mon.Close(), d.inspector.Close())
+}
+
+// healthz answers 200 while Redis answers, 503 otherwise.
+func (d *dashboard) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := d.opts.Redis.Ping(ctx).Err(); err != nil {
+		d.opts.Log.Warn("health check: redis", zap.Error(err))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "redis unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/tasks"
+)
+
+func enqueueCommand() command {
+	return command{name: "enqueue", summary: "read manifests into a batch and queue its items", run: runEnqueue}
+}
+
+type enqueueFlags struct {
+	batch  string
+	dryRun bool
+	strict bool
+	format batch.Format
+	files  []string
+}
+
+func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
+	var f enqueueFlags
+	var format string
+	fs := newFlagSet(e, "enqueue", "--batch NAME [--dry-run] [--strict] [--format jsonl|csv] FILE... (FILE - reads standard input)")
+	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (required): letters, digits, '_', '-', '.'")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and print the plan (items, models, upstream calls, time); write nothing")
+	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any line is invalid (default: enqueue the valid lines)")
+	fs.StringVar(&format, "format", "", "manifest format `jsonl|csv` (default: by file extension; required for -)")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return f, err
+	}
+	f.files = files
+	if f.batch == "" {
+		return f, usageError{"enqueue: --batch is required"}
+	}
+	if err := batch.ValidBatchName(f.batch); err != nil {
+		return f, usageError{"enqueue: --batch: " + err.Error()}
+	}
+	if len(f.files) == 0 {
+		return f, usageError{"enqueue: no manifest given (FILE..., or - for standard input)"}
+	}
+	if f.format, err = batch.ParseFormat(format); err != nil {
+		return f, usageError{"enqueue: --format: " + err.Error()}
+	}
+	return f, nil
+}
+
+func runEnqueue(ctx context.Context, e env, args []string) error {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	f, err := parseEnqueueFlags(e, args)
+	if err != nil {
+		return err
+	}
+	onLineError := func(le *batch.LineError) { fmt.Fprintln(e.stderr, le.Error()) }
+	if f.dryRun {
+		return planEnqueue(e, cfg, f, onLineError)
+	}
+
+	store, rdb, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rdb.Close() }()
+	q := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
+
+	res, err := tasks.Enqueue(ctx, store, q, tasks.EnqueueOptions{
+		Batch:       f.batch,
+		Manifests:   f.files,
+		Stdin:       e.stdin,
+		Format:      f.format,
+		Strict:      f.strict,
+		OnLineError: onLineError,
+		OnRefused:   func(r batch.Refused) { fmt.Fprintln(e.stderr, r.String()) },
+	})
+	if err == nil || res != (tasks.EnqueueResult{}) {
+		fmt.Fprintln(e.stdout, enqueueSummary(f.batch, res))
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("batch %s: enqueue interrupted; what was stored stays, run the same command again to finish: %w", f.batch, err)
+	case err != nil:
+		return err
+	}
+	return rejectedError(f.batch, res.Rejected, res.Refused)
+}
+
+// enqueueSummary is the run's outcome in one or two lines.
+func enqueueSummary(name string, r tasks.EnqueueResult) string {
+	var b strings.Builder
+	if r.Aborted {
+		fmt.Fprintf(&b, "batch %s: nothing written (--strict): %d rejected", name, r.Rejected)
+		if r.Refused > 0 {
+			fmt.Fprintf(&b, ", %d refused", r.Refused)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "batch %s: %d new, %d already in batch, %d rejected", name, r.Added, r.Existing, r.Rejected)
+	if r.Refused > 0 {
+		fmt.Fprintf(&b, ", %d refused (model taken)", r.Refused)
+	}
+	fmt.Fprintf(&b, "\nsubmit tasks: %d enqueued, %d already queued", r.Queued, r.AlreadyQueued)
+	return b.String()
+}
+
+// rejectedError makes the exit status non-zero when lines were rejected or trainings
+// refused (each already printed on stderr).
+func rejectedError(name string, rejected, refused int) error {
+	if rejected == 0 && refused == 0 {
+		return nil
+	}
+	var parts []string
+	if rejected > 0 {
+		parts = append(parts, plural(rejected, "line")+" rejected")
+	}
+	if refused > 0 {
+		parts = append(parts, plural(refused, "training")+" refused")
+	}
+	return fmt.Errorf("batch %s: %s", name, strings.Join(parts, ", "))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// planEnqueue is --dry-run: read, validate, print the plan. It never connects to Redis.
+func planEnqueue(e env, cfg config, f enqueueFlags, onLineError func(*batch.LineError)) error {
+	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format, onLineError)
+	if err != nil {
+		return err
+	}
+	if err := p.WriteText(e.stdout); err != nil {
+		return err
+	}
+	return rejectedError(f.batch, p.Rejected, 0)
+}

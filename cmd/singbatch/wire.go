@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/tasks"
+)
+
+// redisConn parses REDIS_URL the way Asynq does (redis, rediss, redis-socket, sentinel).
+func (c config) redisConn() (asynq.RedisConnOpt, error) {
+	opt, err := asynq.ParseRedisURI(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return opt, nil
+}
+
+// redisClient opens a go-redis client on the same server Asynq uses, for the batch
+// records and the limiter. The caller closes it.
+func (c config) redisClient() (redis.UniversalClient, error) {
+	opt, err := c.redisConn()
+	if err != nil {
+		return nil, err
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
+	}
+	return rdb, nil
+}
+
+// openStore connects to Redis for the batch records. The caller closes the client,
+// which Asynq and the limiter may share.
+func openStore(cfg config) (*batch.Store, redis.UniversalClient, error) {
+	keys := batch.Keys{Prefix: cfg.RedisPrefix}
+	if err := keys.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
+	}
+	rdb, err := cfg.redisClient()
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	return batch.NewStore(rdb, keys, nil), rdb, nil
+}
+
+// newLimiter is the account-wide limiter every upstream call of this process goes through.
+func (c config) newLimiter(rdb redis.UniversalClient, keys batch.Keys, log *zap.Logger) (*tasks.Limiter, error) {
+	lim, err := tasks.NewLimiter(rdb, tasks.LimiterOptions{
+		Rate: c.UpstreamRate,
+		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()},
+		// A call holds its place in the window until its reply; the lease only matters
+		// for a worker killed mid-call, and must outlast any attempt.
+		WindowLease: c.UpstreamTimeout + windowLeaseSlack,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: UPSTREAM_RATE: %w", err)
+	}
+	return lim, nil
+}
+
+// windowLeaseSlack covers reading a reply after the attempt's timeout fired.
+const windowLeaseSlack = 15 * time.Second

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/upstream"
+	"github.com/singbatch/singbatch/upstream/sim"
+)
+
+// workerSim starts a time-scaled simulator accepting the test credentials and returns
+// the environment that points the worker at it.
+func workerSim(t *testing.T) (*sim.Server, []string) {
+	t.Helper()
+	srv, err := sim.New(sim.Options{
+		Credentials: upstream.Credentials{SecretID: upstream.NewSecret("AKIDcli"), SecretKey: upstream.NewSecret("cliKey-s3cr3t")},
+		TimeScale:   0.001,
+		OutputDir:   t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv, []string{
+		"UPSTREAM_URL=" + srv.URL(), "UPSTREAM_SECRET_ID=AKIDcli", "UPSTREAM_SECRET_KEY=cliKey-s3cr3t",
+		"UPSTREAM_RATE=50", "RECONCILE_DELAY=300ms", "POLL_DEFAULT_SONG=50ms", "POLL_MIN_INTERVAL=20ms",
+		"POLL_MAX_INTERVAL=200ms", "RETRY_BASE=20ms", "RETRY_CAP=300ms", "SHUTDOWN_TIMEOUT=5s",
+		"WORKER_QUEUES=poll=2,songs=1,train=1", "LOG_LEVEL=info",
+	}
+}
+
+// addSongs records n songs on the default model in a batch and enqueues their tasks.
+func (b *cliBundle) addSongs(name string, ids ...string) {
+	b.t.Helper()
+	ctx := b.t.Context()
+	items := make([]batch.Item, len(ids))
+	for i, id := range ids {
+		items[i] = batch.Item{ID: id, Kind: batch.KindSong, Model: upstream.DefaultModel, Origin: "m.jsonl:" + id,
+			Request: upstream.CreateJobRequest{
+				Inputs: []upstream.Input{{SourceData: "la la"}},
+				Outputs: []upstream.Output{{ContentID: "repo1", Destination: "/singbatch/" + id, InputSelectors: []int{0},
+					SmartContentDescriptor: &upstream.SmartContentDescriptor{SingingCloning: &upstream.SingingCloning{
+						Type: upstream.TypeGenerate, ModelName: upstream.DefaultModel, UseSeparate: upstream.SwitchOff}}}},
+			}}
+	}
+	if _, err := b.store.AddItems(ctx, name, "m.jsonl", items); err != nil {
+		b.t.Fatal(err)
+	}
+	q := asynq.NewClientFromRedisClient(b.rdb)
+	for _, id := range ids {
+		task, err := tasks.NewSubmitTask(tasks.ItemRef{Batch: name, Item: id, Attempt: 1}, batch.KindSong)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if _, err := q.Enqueue(task); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+}
+
+// `singbatch worker` processes the queues until its context ends (SIGTERM/SIGINT in
+// main), then stops within SHUTDOWN_TIMEOUT and returns nil.
+func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
+	srv, vars := workerSim(t)
+	b := newCLI(t, vars...)
+	b.addSongs("w", "s1", "s2")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- dispatch(ctx, b.env("", &syncBuffer{}, &stderr), []string{"worker"}) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := b.store.Batch(t.Context(), "w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Done() {
+			if rec.Counts[batch.StateCompleted] != 2 {
+				t.Errorf("counts %v, want 2 completed", rec.Counts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch not done: %v\n%s", rec.Counts, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not stop after its context ended")
+	}
+	if st := srv.Stats(); st.JobsCreated != 2 || len(st.DuplicateCustomIDs()) > 0 {
+		t.Errorf("jobs created %d, duplicates %v", st.JobsCreated, st.DuplicateCustomIDs())
+	}
+	logs := stderr.String()
+	for _, want := range []string{"worker started", "item completed", "worker stopped"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "cliKey-s3cr3t") {
+		t.Error("the secret key reached the log")
+	}
+}
+
+func TestWorkerCommandConfiguration(t *testing.T) {
+	t.Parallel()
+	_, vars := workerSim(t)
+	for _, c := range []struct {
+		name string
+		vars []string
+		want string
+	}{
+		{"no credentials", []string{"UPSTREAM_SECRET_KEY="}, "UPSTREAM_SECRET_ID and UPSTREAM_SECRET_KEY are required"},
+		{"bad queues", []string{"WORKER_QUEUES=poll=1,song=2"}, "WORKER_QUEUES"},
+		{"half a gateway key", []string{"UPSTREAM_GATEWAY_KEY_ID=kid"}, "set both or neither"},
+		{"bad poll timing", []string{"POLL_GROWTH=0.5"}, "Growth"},
+		{"bad duration", []string{"RECONCILE_DELAY=soon"}, `"soon"`},
+	} {
+		b := newCLI(t, append(append([]string{}, vars...), c.vars...)...)
+		_, _, err := b.run(t.Context(), "", "worker")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.want)
+		}
+	}
+	b := newCLI(t, vars...)
+	if _, _, err := b.run(t.Context(), "", "worker", "extra"); !errors.As(err, new(usageError)) {
+		t.Errorf("an extra argument: %v, want a usage error", err)
+	}
+}

@@ -1,0 +1,509 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// The account-wide upstream rate limit, shared by every worker process through Redis.
+//
+//  1. Hard cap. One GCRA bucket (BucketAll) at the effective rate Margin × current rate.
+//     Every upstream call takes one token from it, so the cap holds whatever the layers
+//     below do. Its burst is 1 plus a tolerance τ = min(interval/10, 5 ms): a call may
+//     come τ before its slot, so waiters ask a little early instead of a little late and
+//     the schedule does not slip by the wake-up latency on every grant. Grants are thus
+//     spaced on Redis's clock so that k+1 of them span at least k/(Margin·rate) − τ. At
+//     the default Margin 0.97 and an integer rate r, r+1 calls in a half-open 1 s window
+//     would need the r gaps (1.031 s together) to shrink by more than 31 ms − τ ≥ 26 ms
+//     between our grant and the service's clock: that is the jitter allowance, paid for
+//     with 3 % of the quota. (For a fractional rate the bound is ⌈Margin·rate⌉.)
+//     The window (limiter_window.go) then bounds what reaches the service in any 1 s
+//     whatever the network's delay: at most WindowLimit calls sent and not yet known to
+//     have arrived more than 1 s ago. The bucket's spacing keeps it from biting in
+//     normal operation; it only holds back calls that jitter has bunched together.
+//  2. Guarantee. Each share has a reserved GCRA bucket at its fraction of the effective
+//     rate. A waiter that gets a token there holds a ticket: it is within its share's
+//     guarantee. While a ticket holder waits for the account bucket it says so in the
+//     state hash ("pending:<share>", until just after its next try).
+//  3. Borrowing. A waiter without a ticket may take an account token too (capacity the
+//     other share leaves unused), but not while a ticket holder of the other share is
+//     pending. With one share idle, the busy one gets the whole rate; with both busy,
+//     tickets of both arrive at exactly the account rate and each share gets its
+//     fraction. The marker matters when the ticket holder is farther from Redis than the
+//     borrowers: without it, they would win every race for the slot.
+//
+// Why redis_rate and no Lua of our own: each bucket is one atomic GCRA script on Redis
+// time, and the two steps reserved → account need no atomicity, because a ticket is kept
+// (across waiters of the share in this process) until the account bucket grants, so no
+// token is ever taken and then wasted. A share's waiters queue in-process so that only one
+// of them per process talks to Redis at a time.
+//
+// Adaptive rate (AIMD). The state hash holds the rate after the last throttle ("base"),
+// when it starts climbing again ("since", the end of the pause), the pause itself
+// ("paused_until", from Retry-After) and the last decrease. The current rate is a pure
+// function of those and the clock (base + IncreasePerSecond·Rate per second since
+// "since", within [MinRate, Rate]), so recovery needs no writer. Throttled updates the
+// hash under WATCH/MULTI and cuts the rate at most once per DecreaseWindow, so one burst
+// of 429s seen by many processes halves it once. Processes re-read the hash at most every
+// RefreshEvery: a cut or a pause reaches the others within that time (the process that
+// saw the 429 applies it at once). AIMD times come from the injected clock (unix ms in
+// the hash, so the processes' clocks are assumed in step to a few ms); the buckets run on
+// Redis time.
+//
+// Key names come from the caller (LimiterKeys). redis_rate prefixes bucket keys with
+// "rate:", so a bucket's Redis key is "rate:" + Keys.Bucket(name).
+
+// Shares of the account-wide rate. They are also the names passed to LimiterKeys.Bucket
+// for the shares' reserved buckets.
+const (
+	ShareSubmit = "submit" // CreateJob, ListJobs (reconciliation)
+	SharePoll   = "poll"   // GetJob, ListModels
+)
+
+// BucketAll is the name passed to LimiterKeys.Bucket for the account-wide bucket.
+const BucketAll = "all"
+
+// ErrUnknownAction is returned by Wait for an action that maps to no share.
+var ErrUnknownAction = errors.New("unknown upstream action")
+
+// limiterMaxTolerance bounds how early the account bucket lets a call come (see accountLimit).
+const limiterMaxTolerance = 5 * time.Millisecond
+
+// limiterMaxPause bounds a Retry-After so that a garbled header cannot stop the account for days.
+const limiterMaxPause = 10 * time.Minute
+
+// Hash fields of the shared state.
+const (
+	limFieldBase        = "base"         // req/s after the last decrease
+	limFieldSince       = "since"        // unix ms from which the rate climbs again
+	limFieldPausedUntil = "paused_until" // unix ms; no call before it
+	limFieldDecreasedAt = "decreased_at" // unix ms of the last decrease
+	limFieldPending     = "pending:"     // + share: unix ms until which a ticket holder waits
+)
+
+// ShareFor maps an upstream action to its share.
+func ShareFor(action string) (string, error) {
+	switch action {
+	case upstream.ActionCreateJob, upstream.ActionListJobs:
+		return ShareSubmit, nil
+	case upstream.ActionGetJob, upstream.ActionListModels:
+		return SharePoll, nil
+	}
+	return "", fmt.Errorf("limiter: %w %q", ErrUnknownAction, action)
+}
+
+// LimiterKeys name the Redis keys of the limiter; batch/keys.go builds them.
+type LimiterKeys struct {
+	// Bucket names a GCRA bucket: BucketAll, ShareSubmit or SharePoll.
+	Bucket func(name string) string
+	// State is the hash holding the adaptive rate, the pause and the pending markers.
+	State string
+	// Window is the sorted set of recent and in-flight calls (limiter_window.go).
+	Window string
+}
+
+// LimiterOptions configure a Limiter. Zero values take the defaults given per field.
+type LimiterOptions struct {
+	Rate        float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
+	SubmitShare float64 // fraction of the rate guaranteed to submit, in (0,1); poll gets the rest. Default 0.5
+	Keys        LimiterKeys
+
+	Margin            float64       // GCRA runs at Margin × rate to absorb jitter. Default 0.97
+	MinRate           float64       // floor of the adaptive rate, ≥ 0.001. Default 0.05 × Rate
+	DecreaseFactor    float64       // multiplicative decrease on a throttle. Default 0.5
+	IncreasePerSecond float64       // additive increase per second, as a fraction of Rate. Default 0.05
+	DecreaseWindow    time.Duration // at most one decrease per window, across processes. Default 1 s
+	RefreshEvery      time.Duration // how long the shared state is cached. Default 250 ms
+	CallTimeout       time.Duration // timeout of each Redis call. Default 2 s
+	WindowLimit       int           // calls in any 1 s window at the service. Default ⌊Rate⌋, at least 1
+	WindowLease       time.Duration // longest a call may hold its place unreleased (a crashed worker's). Default 1 min; keep above the upstream timeout
+
+	Now    func() time.Time                                 // default time.Now
+	Sleep  func(ctx context.Context, d time.Duration) error // default: timer, returns ctx.Err() on cancel
+	Logger *zap.Logger                                      // default zap.NewNop()
+}
+
+// LimiterStats counts what this process's Limiter did.
+type LimiterStats struct {
+	Submit, Poll ShareStats
+	Canceled     int64 // Wait calls ended by their context
+	Errors       int64 // Wait calls ended by a Redis error
+	Throttled    int64 // Throttled calls
+	Decreases    int64 // rate decreases this process applied to the shared state
+	// WindowDelayed counts grants the window held back: calls that jitter bunched up.
+	WindowDelayed int64
+}
+
+// ShareStats counts the grants of one share.
+type ShareStats struct {
+	Granted  int64 // Wait calls that returned nil
+	Delayed  int64 // of those, how many had to sleep first
+	Borrowed int64 // of those, how many were beyond the share's guarantee
+}
+
+// Limiter is the account-wide, adaptive, two-share rate limiter. It satisfies
+// upstream.Gate. Safe for concurrent use.
+type Limiter struct {
+	rdb  redis.UniversalClient
+	gcra *redis_rate.Limiter
+	opts LimiterOptions
+	aimd aimdParams
+	all  string // bucket key
+	// tolerance: how early before its slot the account bucket grants a call.
+	tolerance time.Duration
+	shares    map[string]*limiterShare
+	window    *limiterWindow
+	log       *zap.Logger
+
+	mu        sync.Mutex // guards the cache
+	cached    aimdState
+	fetchedAt time.Time
+	fresh     bool
+
+	canceled, errs, throttled, decreases atomic.Int64
+}
+
+// limiterShare is one share's in-process side. Only the waiter holding sem talks to
+// Redis for the share; the others queue on sem, which keeps Redis traffic to one loop
+// per share per process however many goroutines wait.
+type limiterShare struct {
+	name, other string
+	fraction    float64
+	bucket      string
+	sem         chan struct{}
+	ticket      bool // guarded by sem: a reserved token taken and not yet used
+
+	granted, delayed, borrowed atomic.Int64
+}
+
+// NewLimiter checks the options and returns a Limiter. It does no I/O.
+func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("limiter: nil redis client")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &Limiter{
+		rdb:  rdb,
+		gcra: redis_rate.NewLimiter(rdb),
+		opts: opts,
+		aimd: aimdParams{
+			max:      opts.Rate,
+			floor:    opts.MinRate,
+			factor:   opts.DecreaseFactor,
+			increase: opts.IncreasePerSecond,
+			window:   opts.DecreaseWindow,
+		},
+		all: opts.Keys.Bucket(BucketAll),
+		log: opts.Logger,
+		// A tenth of the shortest interval, at most 5 ms: small against the 31 ms margin.
+		tolerance: min(time.Duration(float64(time.Second)/(10*opts.Margin*opts.Rate)), limiterMaxTolerance),
+	}
+	l.window = newLimiterWindow(rdb, opts.Keys.Window, opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
+	l.shares = map[string]*limiterShare{
+		ShareSubmit: {name: ShareSubmit, other: SharePoll, fraction: opts.SubmitShare,
+			bucket: opts.Keys.Bucket(ShareSubmit), sem: make(chan struct{}, 1)},
+		SharePoll: {name: SharePoll, other: ShareSubmit, fraction: 1 - opts.SubmitShare,
+			bucket: opts.Keys.Bucket(SharePoll), sem: make(chan struct{}, 1)},
+	}
+	return l, nil
+}
+
+// Bounds of the rates, so that a bucket's interval fits its integer-nanosecond
+// arithmetic with room to spare.
+const (
+	limiterMinRate  = 0.01  // Rate, req/s
+	limiterMinFloor = 0.001 // MinRate, req/s
+)
+
+func (o LimiterOptions) withDefaults() (LimiterOptions, error) {
+	bad := func(field string, v any) (LimiterOptions, error) {
+		return o, fmt.Errorf("limiter options: %s: invalid value %v", field, v)
+	}
+	if !(o.Rate >= limiterMinRate) || math.IsInf(o.Rate, 0) {
+		return bad("Rate", o.Rate)
+	}
+	if o.SubmitShare == 0 {
+		o.SubmitShare = 0.5
+	}
+	if !(o.SubmitShare > 0 && o.SubmitShare < 1) {
+		return bad("SubmitShare", o.SubmitShare)
+	}
+	if o.Keys.Bucket == nil {
+		return bad("Keys.Bucket", "nil")
+	}
+	if o.Keys.State == "" {
+		return bad("Keys.State", `""`)
+	}
+	if o.Keys.Window == "" {
+		return bad("Keys.Window", `""`)
+	}
+	if o.WindowLimit == 0 {
+		o.WindowLimit = max(1, int(o.Rate))
+	}
+	if o.WindowLimit < 0 {
+		return bad("WindowLimit", o.WindowLimit)
+	}
+	if o.Margin == 0 {
+		o.Margin = 0.97
+	}
+	if !(o.Margin > 0 && o.Margin <= 1) {
+		return bad("Margin", o.Margin)
+	}
+	if o.MinRate == 0 {
+		o.MinRate = max(0.05*o.Rate, limiterMinFloor)
+	}
+	if !(o.MinRate >= limiterMinFloor && o.MinRate <= o.Rate) {
+		return bad("MinRate", o.MinRate)
+	}
+	if o.DecreaseFactor == 0 {
+		o.DecreaseFactor = 0.5
+	}
+	if !(o.DecreaseFactor > 0 && o.DecreaseFactor < 1) {
+		return bad("DecreaseFactor", o.DecreaseFactor)
+	}
+	if o.IncreasePerSecond == 0 {
+		o.IncreasePerSecond = 0.05
+	}
+	if !(o.IncreasePerSecond > 0) || math.IsInf(o.IncreasePerSecond, 0) {
+		return bad("IncreasePerSecond", o.IncreasePerSecond)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"DecreaseWindow", &o.DecreaseWindow, time.Second},
+		{"RefreshEvery", &o.RefreshEvery, 250 * time.Millisecond},
+		{"CallTimeout", &o.CallTimeout, 2 * time.Second},
+		{"WindowLease", &o.WindowLease, time.Minute},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return bad(d.name, *d.v)
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepFor
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o, nil
+}
+
+// Wait blocks until the account-wide limit allows one call of action, and returns the
+// function to call once the call has ended (its reply read, or failed); calling it more
+// than once is harmless. It returns ctx.Err() when ctx ends first, ErrUnknownAction for
+// an action of no share, and a wrapped error when Redis fails (the caller decides
+// whether to call anyway).
+func (l *Limiter) Wait(ctx context.Context, action string) (func(), error) {
+	name, err := ShareFor(action)
+	if err != nil {
+		return nil, err
+	}
+	sh := l.shares[name]
+	select {
+	case sh.sem <- struct{}{}:
+	case <-ctx.Done():
+		l.canceled.Add(1)
+		return nil, ctx.Err()
+	}
+	defer func() { <-sh.sem }()
+	if err := l.waitBuckets(ctx, sh); err != nil {
+		return nil, err
+	}
+	release, err := l.window.take(ctx, l.opts.Sleep)
+	if err != nil {
+		if ctx.Err() != nil {
+			l.canceled.Add(1)
+			return nil, ctx.Err()
+		}
+		l.errs.Add(1)
+		return nil, err
+	}
+	return release, nil
+}
+
+// waitBuckets waits for a grant of the GCRA buckets. The caller holds sh.sem.
+func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare) error {
+	delayed := false
+	for {
+		if err := ctx.Err(); err != nil {
+			l.canceled.Add(1)
+			return err
+		}
+		wait, err := l.attempt(ctx, sh)
+		if err != nil {
+			if ctx.Err() != nil {
+				l.canceled.Add(1)
+				return ctx.Err()
+			}
+			l.errs.Add(1)
+			return err
+		}
+		if wait == 0 {
+			sh.granted.Add(1)
+			if delayed {
+				sh.delayed.Add(1)
+			}
+			return nil
+		}
+		delayed = true
+		if err := l.opts.Sleep(ctx, wait); err != nil {
+			l.canceled.Add(1)
+			return err
+		}
+	}
+}
+
+// limiterMinWait keeps a denied waiter from spinning on a retry of a few microseconds.
+const limiterMinWait = 200 * time.Microsecond
+
+// attempt tries once to get a grant for sh; it returns 0 when granted, else how long to
+// sleep before the next attempt. The caller holds sh.sem.
+func (l *Limiter) attempt(ctx context.Context, sh *limiterShare) (time.Duration, error) {
+	st, err := l.state(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := l.opts.Now()
+	if now.Before(st.pausedUntil) {
+		return st.pausedUntil.Sub(now), nil
+	}
+	eff := l.opts.Margin * st.rateAt(now, l.aimd)
+	interval := time.Duration(float64(time.Second) / eff)
+
+	laneRetry := time.Duration(math.MaxInt64)
+	if !sh.ticket {
+		// Burst 2: a waiter that comes back a little late to its reserved bucket does not
+		// lose the slot; the hard cap is the account bucket's business.
+		res, err := l.allowN(ctx, sh.bucket, limitAt(eff*sh.fraction, 2), 1)
+		if err != nil {
+			return 0, fmt.Errorf("limiter %s: reserved bucket: %w", sh.name, err)
+		}
+		if res.Allowed > 0 {
+			sh.ticket = true
+		} else {
+			laneRetry = res.RetryAfter
+		}
+	}
+	if !sh.ticket {
+		until, err := l.pendingUntil(ctx, sh.other)
+		if err != nil {
+			return 0, err
+		}
+		if now.Before(until) { // the other share is waiting within its guarantee: yield
+			return max(limiterMinWait, min(until.Sub(now), laneRetry, interval)), nil
+		}
+	}
+	res, err := l.allowN(ctx, l.all, l.accountLimit(eff), gcraScale)
+	if err != nil {
+		return 0, fmt.Errorf("limiter %s: account bucket: %w", sh.name, err)
+	}
+	if res.Allowed > 0 {
+		if !sh.ticket {
+			sh.borrowed.Add(1)
+		}
+		sh.ticket = false
+		return 0, nil
+	}
+	wait := res.RetryAfter
+	if sh.ticket {
+		// Half an interval past the retry: long enough to cover our next attempt, short
+		// enough that borrowers are back for the slot after it.
+		if err := l.markPending(ctx, sh.name, now.Add(wait+interval/2)); err != nil {
+			return 0, err
+		}
+	} else {
+		wait = min(wait, laneRetry) // come back for a ticket as soon as there is one
+	}
+	return max(limiterMinWait, wait), nil
+}
+
+// limitAt is a redis_rate limit of rate req/s (any positive float) with the given burst.
+func limitAt(rate float64, burst int) redis_rate.Limit {
+	return redis_rate.Limit{Rate: 1, Burst: burst, Period: time.Duration(float64(time.Second) / rate)}
+}
+
+// gcraScale prices one call of the account bucket at gcraScale units, so that its
+// tolerance can be a fraction of an interval although redis_rate's burst is an integer.
+const gcraScale = 1000
+
+// accountLimit is the account bucket at eff req/s with burst 1 + tolerance/interval: a
+// call may come up to l.tolerance before its slot. That lets a waiter ask slightly early
+// instead of slightly late (timer and network latency), so the schedule does not slip a
+// little on every grant; the cost is that tolerance comes out of the jitter margin.
+func (l *Limiter) accountLimit(eff float64) redis_rate.Limit {
+	interval := time.Duration(float64(time.Second) / eff)
+	return redis_rate.Limit{
+		Rate:   gcraScale,
+		Period: interval, // emission interval interval/gcraScale; a call costs gcraScale of them
+		Burst:  gcraScale + int(gcraScale*l.tolerance/interval),
+	}
+}
+
+func (l *Limiter) allowN(ctx context.Context, key string, limit redis_rate.Limit, n int) (*redis_rate.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
+	defer cancel()
+	return l.gcra.AllowN(ctx, key, limit, n)
+}
+
+func (l *Limiter) pendingUntil(ctx context.Context, name string) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
+	defer cancel()
+	ms, err := l.rdb.HGet(ctx, l.opts.Keys.State, limFieldPending+name).Int64()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("limiter: read pending %s: %w", name, err)
+	}
+	return time.UnixMilli(ms), nil
+}
+
+func (l *Limiter) markPending(ctx context.Context, name string, until time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
+	defer cancel()
+	if err := l.rdb.HSet(ctx, l.opts.Keys.State, limFieldPending+name, until.UnixMilli()).Err(); err != nil {
+		return fmt.Errorf("limiter: mark %s pending: %w", name, err)
+	}
+	return nil
+}
+
+// Stats returns this process's counters.
+func (l *Limiter) Stats() LimiterStats {
+	s := func(sh *limiterShare) ShareStats {
+		return ShareStats{Granted: sh.granted.Load(), Delayed: sh.delayed.Load(), Borrowed: sh.borrowed.Load()}
+	}
+	return LimiterStats{
+		Submit:    s(l.shares[ShareSubmit]),
+		Poll:      s(l.shares[SharePoll]),
+		Canceled:  l.canceled.Load(),
+		Errors:    l.errs.Load(),
+		Throttled: l.throttled.Load(),
+		Decreases: l.decreases.Load(),
+
+		WindowDelayed: l.window.delayed.Load(),
+	}
+}
+
+// aimdParams are the constants of the adaptive rate.

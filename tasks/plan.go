@@ -1,0 +1,173 @@
+package tasks
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// PollsPerItem is the expected number of GetJob calls per item, for plans. The worker
+// polls a job first at 1.15 × the median duration of recent jobs of its kind
+// (PollTiming.FirstFactor), which finds most jobs done and the rest at a second poll
+// (≈ 1.1–1.2 GetJob per job once durations are known); 1.3 adds a margin for the first
+// jobs of a kind, polled before any duration is known, and for reconciliation calls.
+const PollsPerItem = 1.3
+
+// planListed is how many model names a plan prints per list.
+const planListed = 10
+
+// Plan is what enqueueing manifests would do, counted without writing anything.
+type Plan struct {
+	Batch     string
+	Rate      float64 // requests per second for the account (UPSTREAM_RATE)
+	Songs     int
+	Trainings int
+	Rejected  int             // invalid lines
+	Trained   []string        // models the trainings create, sorted
+	Used      map[string]int  // songs per model sung with
+	trained   map[string]bool // Trained, as a set
+}
+
+// NewPlan starts an empty plan.
+func NewPlan(batchName string, rate float64) *Plan {
+	return &Plan{Batch: batchName, Rate: rate, Used: map[string]int{}, trained: map[string]bool{}}
+}
+
+// Add counts one valid item.
+func (p *Plan) Add(it batch.Item) {
+	switch it.Kind {
+	case batch.KindTrain:
+		p.Trainings++
+		if !p.trained[it.Model] {
+			p.trained[it.Model] = true
+			p.Trained = append(p.Trained, it.Model)
+		}
+	case batch.KindSong:
+		p.Songs++
+		p.Used[it.Model]++
+	}
+}
+
+// PlanManifests reads manifests as Enqueue would and returns the plan. Each problem of
+// an invalid line goes to onLineError (may be nil). It reads nothing but the manifests.
+func PlanManifests(batchName string, rate float64, names []string, stdin io.Reader, format batch.Format,
+	onLineError func(*batch.LineError)) (*Plan, error) {
+	if err := batch.ValidBatchName(batchName); err != nil {
+		return nil, err
+	}
+	p := NewPlan(batchName, rate)
+	lastBad := ""
+	for it, err := range batch.ReadManifests(names, stdin, format) {
+		var le *batch.LineError
+		switch {
+		case errors.As(err, &le):
+			if at := fmt.Sprintf("%s:%d", le.File, le.Line); at != lastBad {
+				lastBad = at
+				p.Rejected++
+			}
+			if onLineError != nil {
+				onLineError(le)
+			}
+		case err != nil:
+			return p, err
+		default:
+			p.Add(it)
+		}
+	}
+	sort.Strings(p.Trained)
+	return p, nil
+}
+
+// Items is the number of valid items.
+func (p *Plan) Items() int { return p.Songs + p.Trainings }
+
+// CreateJobCalls is one CreateJob per item.
+func (p *Plan) CreateJobCalls() int { return p.Items() }
+
+// PollCalls estimates the GetJob calls: PollsPerItem per item, rounded up.
+func (p *Plan) PollCalls() int { return int(math.Ceil(float64(p.Items()) * PollsPerItem)) }
+
+// Calls is the expected number of upstream calls.
+func (p *Plan) Calls() int { return p.CreateJobCalls() + p.PollCalls() }
+
+// CallTime is how long the calls take at the account's rate: the least time the batch
+// needs, before the jobs' own run time.
+func (p *Plan) CallTime() time.Duration {
+	if p.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(p.Calls()) / p.Rate * float64(time.Second)).Round(time.Second)
+}
+
+// WriteText prints the plan for people.
+func (p *Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "batch %s: dry run, nothing written\n", p.Batch)
+	fmt.Fprintf(&b, "  items           %d: %s, %s\n", p.Items(), countOf(p.Songs, "song"), countOf(p.Trainings, "training"))
+	fmt.Fprintf(&b, "  rejected lines  %d\n", p.Rejected)
+	fmt.Fprintf(&b, "  models trained  %d%s\n", len(p.Trained), listed(p.Trained))
+	fmt.Fprintf(&b, "  models used     %d%s\n", len(p.Used), listed(p.usedNames()))
+	fmt.Fprintf(&b, "  upstream calls  ≈ %d: %d CreateJob (1 per item) + ≈ %d GetJob (%.1f per item)\n",
+		p.Calls(), p.CreateJobCalls(), p.PollCalls(), PollsPerItem)
+	fmt.Fprintf(&b, "  request time    ≈ %s at UPSTREAM_RATE %g/s (%d calls ÷ %g/s); the jobs' own run time comes on top\n",
+		p.CallTime(), p.Rate, p.Calls(), p.Rate)
+	fmt.Fprintf(&b, "  polls estimate  the worker polls a job first at 1.15 × the median duration of recent jobs of its kind,\n"+
+		"                  which finds most done; the rest need a second poll (≈ 1.1-1.2 per job). %.1f adds a margin\n"+
+		"                  for the first jobs, polled before any duration is known.\n", PollsPerItem)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// usedNames describes the models songs use, most used first.
+func (p *Plan) usedNames() []string {
+	names := make([]string, 0, len(p.Used))
+	for n := range p.Used {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if p.Used[names[i]] != p.Used[names[j]] {
+			return p.Used[names[i]] > p.Used[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	out := make([]string, len(names))
+	for i, n := range names {
+		note := ""
+		switch {
+		case n == upstream.DefaultModel:
+			note = ", built in"
+		case p.trained[n]:
+			note = ", trained here"
+		default:
+			note = ", not trained here: must exist"
+		}
+		out[i] = fmt.Sprintf("%s (%s%s)", n, countOf(p.Used[n], "song"), note)
+	}
+	return out
+}
+
+// listed is ": a, b, c" with at most planListed names, then "and N more".
+func listed(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	if len(names) <= planListed {
+		return ": " + strings.Join(names, ", ")
+	}
+	return fmt.Sprintf(": %s and %d more", strings.Join(names[:planListed], ", "), len(names)-planListed)
+}
+
+// countOf is "1 song", "2 songs".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,63 @@
+package tasks
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/singbatch/singbatch/batch"
+)
+
+func TestPlanManifests(t *testing.T) {
+	t.Parallel()
+	manifest := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"]}
+{"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"alice"}
+{"id":"s2","kind":"song","url":"https://cdn.example.com/2.mp3","contentId":"r"}
+{"id":"s3","kind":"song","url":"https://cdn.example.com/3.mp3","contentId":"r","model":"bob"}
+{"id":"s4","kind":"song","url":"ftp://x","contentId":"r"}
+{"id":"s5","kind":"song"}
+`
+	var problems []string
+	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL,
+		func(le *batch.LineError) { problems = append(problems, le.Error()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Songs != 3 || p.Trainings != 1 || p.Rejected != 2 || len(problems) != 3 {
+		t.Errorf("plan %+v, problems %q", p, problems)
+	}
+	// 4 CreateJob + ceil(4 × 1.3) = 6 GetJob, at 4/s.
+	if p.CreateJobCalls() != 4 || p.PollCalls() != 6 || p.Calls() != 10 || p.CallTime() != 3*time.Second {
+		t.Errorf("calls %d + %d = %d in %v", p.CreateJobCalls(), p.PollCalls(), p.Calls(), p.CallTime())
+	}
+	var out strings.Builder
+	if err := p.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"  items           4: 3 songs, 1 training\n",
+		"  models trained  1: alice\n",
+		"  models used     3: alice (1 song, trained here), bob (1 song, not trained here: must exist), default (1 song, built in)\n",
+		"  upstream calls  ≈ 10: 4 CreateJob (1 per item) + ≈ 6 GetJob (1.3 per item)\n",
+		"  request time    ≈ 3s at UPSTREAM_RATE 4/s (10 calls ÷ 4/s)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan text lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestPlanListsManyModels(t *testing.T) {
+	t.Parallel()
+	p := NewPlan("b", 5)
+	for i := range 25 {
+		p.Add(batch.Item{Kind: batch.KindTrain, Model: string(rune('a'+i)) + "_v1"})
+	}
+	var out strings.Builder
+	if err := p.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "  models trained  25: a_v1, b_v1, c_v1, d_v1, e_v1, f_v1, g_v1, h_v1, i_v1, j_v1 and 15 more\n") {
+		t.Errorf("plan:\n%s", out.String())
+	}
+}

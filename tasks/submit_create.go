@@ -1,0 +1,183 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// createBudget is the share of ReconcileDelay one claim may spend sending CreateJob
+// (rate-limiter waits included): every CreateJob of a claim has ended by claim +
+// createBudget, so a later run that finds the claim older than ReconcileDelay and no
+// job under its customId knows that no call of that claim is still in flight. The rest
+// of ReconcileDelay covers a job becoming visible to ListJobs.
+func (h *Handlers) createBudget() time.Duration {
+	return h.set.ReconcileDelay * 4 / 5
+}
+
+// create sends CreateJob for a claimed (submitting) item. A reply that says the job was
+// not created (rate limited, refused before sending) is retried here while the claim's
+// budget lasts; an unknown outcome is returned as ErrAmbiguous, whose retry comes after
+// ReconcileDelay and reconciles.
+func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed time.Time) error {
+	req := rec.Request
+	req.CustomID = rec.CustomID
+	deadline := claimed.Add(h.createBudget())
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for try := 1; ; try++ {
+		job, err := h.api.CreateJob(cctx, &req)
+		if err == nil {
+			return h.adopt(ctx, rec, job, true)
+		}
+		switch {
+		case ctx.Err() != nil:
+			// Shutdown: the item stays submitting and the requeued task reconciles.
+			return ctx.Err()
+		case errors.Is(err, upstream.ErrAmbiguous):
+			return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
+		case upstream.Permanent(err):
+			h.noteAuth(err)
+			return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, err.Error())
+		}
+		// Not created: the client only answers otherwise when the request was refused
+		// or never sent.
+		wait := h.createRetryWait(try, err)
+		if cctx.Err() != nil || h.now().Add(wait).After(deadline) {
+			if cctx.Err() != nil || errors.Is(err, upstream.ErrRateLimited) {
+				// Held back by the rate limit: no failure. Come back when the claim is old
+				// enough to be reconciled.
+				return notYet(claimed.Add(h.set.ReconcileDelay).Sub(h.now()),
+					"CreateJob for customId %s not accepted within the claim's budget: %v", rec.CustomID, err)
+			}
+			return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
+		}
+		if err := sleepFor(cctx, wait); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
+		}
+	}
+}
+
+// createRetryWait is the pause before sending CreateJob again after a refusal: what the
+// service asked for, else a short full-jitter backoff (the limiter paces calls anyway).
+func (h *Handlers) createRetryWait(try int, err error) time.Duration {
+	var apiErr *upstream.APIError
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter
+	}
+	ceiling := min(100*time.Millisecond<<min(try-1, 10), 5*time.Second)
+	return time.Duration(h.rand() * float64(ceiling))
+}
+
+// reconcile handles an item found submitting: adopt its job if the service has one,
+// else create it. A claim younger than ReconcileDelay is left alone until it is old
+// enough (its CreateJob may still be on its way, or its job not yet visible), without
+// spending a ListJobs on it. On the task's last run it never creates: finding nothing,
+// it fails the item.
+func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last bool) error {
+	if age := h.now().Sub(rec.UpdatedAt); !last && age < h.set.ReconcileDelay {
+		return notYet(h.set.ReconcileDelay-age, "customId %s was claimed %v ago; its CreateJob may still be on its way",
+			rec.CustomID, age.Round(time.Millisecond))
+	}
+	jobs, err := h.api.ListJobs(ctx, rec.CustomID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.noteAuth(err)
+		return fmt.Errorf("reconcile customId %s: %w", rec.CustomID, err)
+	}
+	if job := h.pickJob(rec, jobs); job != nil {
+		return h.adopt(ctx, rec, job, false)
+	}
+	if last {
+		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
+			"gave up after %d runs: no job exists under customId %s", runNumber(ctx), rec.CustomID))
+	}
+	ctx, release, err := h.prepay(ctx)
+	defer release()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("reconcile customId %s: %w", rec.CustomID, err)
+	}
+	return h.create(ctx, rec, h.now())
+}
+
+// pickJob chooses the item's job among those listed under its customId: the earliest.
+// More than one means a job was paid for twice, which must be loud.
+func (h *Handlers) pickJob(rec batch.ItemRecord, jobs []upstream.Job) *upstream.Job {
+	own := make([]upstream.Job, 0, len(jobs))
+	for _, j := range jobs {
+		if j.CustomID == rec.CustomID && j.ID != "" {
+			own = append(own, j)
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	sort.SliceStable(own, func(i, k int) bool {
+		if own[i].Timing.CreatedAt != own[k].Timing.CreatedAt {
+			return own[i].Timing.CreatedAt < own[k].Timing.CreatedAt
+		}
+		return own[i].ID < own[k].ID
+	})
+	if len(own) > 1 {
+		ids := make([]string, len(own))
+		for i, j := range own {
+			ids[i] = j.ID
+		}
+		h.log.Error("several upstream jobs share one customId: adopting the earliest; the others were paid for nothing",
+			append(itemFields(rec), zap.Strings("jobIds", ids), zap.String("adopted", own[0].ID))...)
+	}
+	return &own[0]
+}
+
+// adopt records the item's job (submitting → submitted) and enqueues its first poll. A
+// job just created was submitted now; one found by reconciliation when the service says
+// it was created, unless its clock runs ahead of ours.
+func (h *Handlers) adopt(ctx context.Context, rec batch.ItemRecord, job *upstream.Job, created bool) error {
+	submitted := h.now()
+	if at := job.Timing.CreatedAt.Time(); !created && !at.IsZero() && at.Before(submitted) {
+		submitted = at
+	}
+	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
+		[]batch.State{batch.StateSubmitting}, batch.StateSubmitted, batch.Update{JobID: job.ID, SubmittedAt: submitted})
+	if err != nil {
+		// The job exists; the retry finds it by customId.
+		return fmt.Errorf("record job %s of customId %s: %w", job.ID, rec.CustomID, err)
+	}
+	switch {
+	case cur.Attempt != rec.Attempt || cur.State != batch.StateSubmitted:
+		return nil
+	case cur.JobID != job.ID:
+		h.log.Error("item already has another job under the same customId; leaving it",
+			append(itemFields(cur), zap.String("otherJobId", job.ID))...)
+		return nil
+	}
+	if ok {
+		h.logSubmitted(cur, "created or adopted")
+	}
+	return h.ensurePoll(ctx, cur)
+}
+
+// ensurePoll enqueues the first poll of a submitted item, due at the job's expected end.
+func (h *Handlers) ensurePoll(ctx context.Context, rec batch.ItemRecord) error {
+	if rec.JobID == "" {
+		return fmt.Errorf("item %s/%s is submitted without a job id", rec.Batch, rec.ID)
+	}
+	expected := h.est.expected(ctx, rec.Kind)
+	due := rec.SubmittedAt.Add(h.set.Poll.FirstDelay(expected))
+	return h.enqueuePoll(ctx, PollPayload{ItemRef: refOf(rec), JobID: rec.JobID, Poll: 1}, due)
+}

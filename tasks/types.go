@@ -1,0 +1,115 @@
+// Package tasks holds the Asynq task types of singbatch, their payloads and
+// constructors, the handlers that drive items through the service, the retry policy and
+// the account-wide limiter.
+package tasks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/singbatch/singbatch/batch"
+)
+
+// Task types.
+const (
+	// TypeSubmit creates an item's upstream job (after reconciling by customId).
+	TypeSubmit = "singbatch:submit"
+	// TypePoll checks a submitted job and records its outcome when it ends.
+	TypePoll = "singbatch:poll"
+)
+
+// Queues. Trainings and songs are separate so a long song catalogue cannot starve the
+// trainings that other songs wait for; polls have their own so results are never stuck
+// behind submissions.
+const (
+	QueueTrain = "train"
+	QueueSongs = "songs"
+	QueuePoll  = "poll"
+)
+
+// QueuePriorities are the default weights of the worker's queues.
+func QueuePriorities() map[string]int {
+	return map[string]int{QueuePoll: 4, QueueTrain: 3, QueueSongs: 2}
+}
+
+// ItemRef names one attempt of one item. Payloads carry only references: the request
+// itself lives in the item record, and credentials live nowhere but the worker's config.
+type ItemRef struct {
+	Batch   string `json:"batch"`
+	Item    string `json:"item"`
+	Attempt int    `json:"attempt"`
+}
+
+// SubmitPayload is TypeSubmit's payload.
+type SubmitPayload struct {
+	ItemRef
+}
+
+// PollPayload is TypePoll's payload.
+type PollPayload struct {
+	ItemRef
+	JobID string `json:"jobId"`
+	Poll  int    `json:"poll"` // 1 for the first poll of this attempt
+}
+
+// QueueFor returns the queue an item's submission goes to.
+func QueueFor(kind batch.Kind) string {
+	if kind == batch.KindTrain {
+		return QueueTrain
+	}
+	return QueueSongs
+}
+
+// SubmitTaskID is deterministic per (batch, item, attempt), so enqueueing twice while
+// the first is still queued is refused by Asynq (ErrTaskIDConflict).
+func SubmitTaskID(ref ItemRef) string {
+	return "submit:" + ref.Batch + ":" + ref.Item + ":" + strconv.Itoa(ref.Attempt)
+}
+
+// PollTaskID is deterministic per poll of an attempt.
+func PollTaskID(p PollPayload) string {
+	return "poll:" + p.Batch + ":" + p.Item + ":" + strconv.Itoa(p.Attempt) + ":" + strconv.Itoa(p.Poll)
+}
+
+// NewSubmitTask builds the task that submits one attempt of an item.
+func NewSubmitTask(ref ItemRef, kind batch.Kind) (*asynq.Task, error) {
+	b, err := json.Marshal(SubmitPayload{ItemRef: ref})
+	if err != nil {
+		return nil, fmt.Errorf("encode submit payload: %w", err)
+	}
+	return asynq.NewTask(TypeSubmit, b,
+		asynq.TaskID(SubmitTaskID(ref)),
+		asynq.Queue(QueueFor(kind)),
+		asynq.MaxRetry(maxRetry),
+	), nil
+}
+
+// NewPollTask builds the follow-up that polls a job after delay.
+func NewPollTask(p PollPayload, delay time.Duration) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode poll payload: %w", err)
+	}
+	return asynq.NewTask(TypePoll, b,
+		asynq.TaskID(PollTaskID(p)),
+		asynq.Queue(QueuePoll),
+		asynq.ProcessIn(delay),
+		asynq.MaxRetry(maxRetry),
+	), nil
+}
+
+// maxRetry bounds transient failures of one task (network, Redis, 5xx). Waiting for a
+// model and rate limiting spend no retries.
+const maxRetry = 25
+
+// decodePayload reads a payload; a malformed one can never succeed, so it skips retries.
+func decodePayload(t *asynq.Task, v any) error {
+	if err := json.Unmarshal(t.Payload(), v); err != nil {
+		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return nil
+}
