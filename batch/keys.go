@@ -94,9 +94,18 @@ func (k Keys) RateState() string { return k.base() + "rate-state" }
 // bounds the calls in any 1-second window whatever the network's delay.
 func (k Keys) RateWindow() string { return k.base() + "rate-window" }
 
-// Durations is the capped list of observed job durations of one kind, in ms, newest
-// first (see Store.RecordDuration).
-func (k Keys) Durations(kind string) string { return k.base() + "durations:" + kind }
+// Durations is the capped list of recent job timings of one class, "totalMs:processingMs",
+// newest first (see Store.RecordJobTiming).
+func (k Keys) Durations(class string) string { return k.base() + "durations:" + class }
+
+// DurationClasses is the set of classes with recorded timings.
+func (k Keys) DurationClasses() string { return k.base() + "duration-classes" }
+
+// Scouts is a class's scout slots, a hash slot -> "member|expiresMs" (Store.ClaimScout).
+func (k Keys) Scouts(class string) string { return k.base() + "scouts:" + class }
+
+// Once is the marker of Store.TryOnce.
+func (k Keys) Once(name string) string { return k.base() + "once:" + name }
 
 // MaxBatchNameLen bounds batch names, which appear in every item key.
 const MaxBatchNameLen = 100

@@ -23,6 +23,9 @@ func TestKeyNames(t *testing.T) {
 		k.RateState():               "{singbatch}:rate-state",
 		k.RateWindow():              "{singbatch}:rate-window",
 		k.Durations("song"):         "{singbatch}:durations:song",
+		k.DurationClasses():         "{singbatch}:duration-classes",
+		k.Scouts("train-e30"):       "{singbatch}:scouts:train-e30",
+		k.Once("x"):                 "{singbatch}:once:x",
 		Keys{Prefix: "x"}.Batches(): "{x}:batches",
 	} {
 		if got != want {

@@ -29,6 +29,10 @@ var (
 	ackWaitersLua string
 	//go:embed set_model.lua
 	setModelLua string
+	//go:embed claim_scout.lua
+	claimScoutLua string
+	//go:embed release_scout.lua
+	releaseScoutLua string
 )
 
 // Store reads and writes the Redis records of batches, items and models. Every change
@@ -47,6 +51,8 @@ type Store struct {
 	pendingWaiters *redis.Script
 	ackWaiters     *redis.Script
 	setModel       *redis.Script
+	claimScout     *redis.Script
+	releaseScout   *redis.Script
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in
@@ -66,6 +72,8 @@ func NewStore(rdb redis.UniversalClient, keys Keys, clock func() time.Time) *Sto
 		pendingWaiters: redis.NewScript(pendingWaitersLua),
 		ackWaiters:     redis.NewScript(ackWaitersLua),
 		setModel:       redis.NewScript(setModelLua),
+		claimScout:     redis.NewScript(claimScoutLua),
+		releaseScout:   redis.NewScript(releaseScoutLua),
 	}
 }
 

@@ -1,49 +1,95 @@
 package batch
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
 
-func TestExpectedDuration(t *testing.T) {
+func TestJobTimings(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+
+	if got, err := s.JobTimings(ctx, "song"); len(got) != 0 || err != nil {
+		t.Fatalf("before any sample: %v %v", got, err)
+	}
+	for i := 1; i <= TimingWindow+10; i++ {
+		if err := s.RecordJobTiming(ctx, "song", JobTiming{Total: time.Duration(i) * time.Second, Processing: time.Duration(i) * time.Second / 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.JobTimings(ctx, "song")
+	if err != nil || len(got) != TimingWindow {
+		t.Fatalf("%d timings (%v), want the newest %d", len(got), err, TimingWindow)
+	}
+	if newest := got[0]; newest.Total != (TimingWindow+10)*time.Second || newest.Processing != newest.Total/2 {
+		t.Errorf("newest = %+v", newest)
+	}
+	// Another class is apart; an entry of an older version (no processing) or a foreign
+	// one is read as well as it can be, or skipped.
+	b.rdb.LPush(ctx, s.Keys().Durations("train-e5"), "90000", "junk", "1000:5000", "-3:0")
+	got, err = s.JobTimings(ctx, "train-e5")
+	want := []JobTiming{{Total: time.Second}, {Total: 90 * time.Second}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("train-e5 timings = %+v (%v), want %+v", got, err, want)
+	}
+	classes, _ := s.TimingClasses(ctx)
+	if !slices.Equal(classes, []string{"song"}) {
+		t.Errorf("classes = %v", classes)
+	}
+	if err := s.RecordJobTiming(ctx, "song", JobTiming{Total: -time.Second}); err == nil {
+		t.Error("a negative duration was recorded")
+	}
+}
+
+// Scout slots: at most N holders, each keeps its own while it renews, a lapsed one is
+// taken over, a released one is free at once.
+func TestScoutSlots(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	claim := func(member string, until time.Duration) int {
+		t.Helper()
+		n, err := s.ClaimScout(ctx, "song", member, 2, b.clock.Now().Add(until))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if a, b, c := claim("a", time.Minute), claim("b", time.Minute), claim("c", time.Minute); a != 0 || b != 1 || c != -1 {
+		t.Fatalf("slots a=%d b=%d c=%d, want 0 1 -1", a, b, c)
+	}
+	if a := claim("a", time.Minute); a != 0 {
+		t.Errorf("a renewing got slot %d", a)
+	}
+	b.clock.Advance(30 * time.Second)
+	if b := claim("b", time.Hour); b != 1 {
+		t.Errorf("b renewing got slot %d", b)
+	}
+	b.clock.Advance(time.Minute) // a lapsed, b did not
+	if c := claim("c", time.Minute); c != 0 {
+		t.Errorf("c after a lapsed got slot %d, want 0", c)
+	}
+	if err := s.ReleaseScout(ctx, "song", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if d := claim("d|x", time.Minute); d != 1 {
+		t.Errorf("d after b released got slot %d, want 1", d)
+	}
+	if d := claim("d|x", time.Minute); d != 1 {
+		t.Errorf("d (a member with '|') renewing got slot %d, want 1", d)
+	}
+}
+
+func TestTryOnce(t *testing.T) {
 	t.Parallel()
 	s, _ := setupStore(t)
 	ctx := t.Context()
-
-	if d, n, err := s.ExpectedDuration(ctx, KindSong); d != 0 || n != 0 || err != nil {
-		t.Fatalf("no samples: %v %d %v", d, n, err)
-	}
-	// 1s..9s and one job that hung for an hour: the median ignores the outlier.
-	for i := 1; i <= 9; i++ {
-		if err := s.RecordDuration(ctx, KindSong, time.Duration(i)*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.RecordDuration(ctx, KindSong, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if d, n, err := s.ExpectedDuration(ctx, KindSong); d != 5*time.Second || n != 10 || err != nil {
-		t.Errorf("song: %v %d %v, want 5s from 10", d, n, err)
-	}
-	if d, n, _ := s.ExpectedDuration(ctx, KindTrain); d != 0 || n != 0 {
-		t.Errorf("kinds are kept apart: train %v %d", d, n)
-	}
-
-	// Only the latest 200 count: after 300 jobs of 2 minutes the old ones are gone.
-	for range 300 {
-		if err := s.RecordDuration(ctx, KindTrain, 2*time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 150 {
-		if err := s.RecordDuration(ctx, KindTrain, 10*time.Minute); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d, n, _ := s.ExpectedDuration(ctx, KindTrain); d != 10*time.Minute || n != 200 {
-		t.Errorf("train: %v %d, want 10m from the latest 200", d, n)
-	}
-	if err := s.RecordDuration(ctx, KindSong, -time.Second); err == nil {
-		t.Error("negative duration accepted")
+	first, err := s.TryOnce(ctx, "x", time.Minute)
+	second, _ := s.TryOnce(ctx, "x", time.Minute)
+	other, _ := s.TryOnce(ctx, "y", time.Minute)
+	if err != nil || !first || second || !other {
+		t.Errorf("TryOnce: first %v second %v other %v (%v)", first, second, other, err)
 	}
 }

@@ -1,58 +1,66 @@
 package tasks
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
 )
 
-// PollTiming decides when a submitted job is polled. Every GetJob costs quota, so the
-// first poll aims at the moment the job is expected to be done, and the later ones back
-// off:
+// PollTiming decides when a submitted job is polled. Every GetJob costs quota, so a
+// poll should find its job just done: not before (a call wasted), not long after (a
+// result late). Nothing here is a guess of the service's durations: they are learned
+// per class of work (ClassOf) from the jobs that finish, and until a class has
+// finished one job a few scouts find out (see docs/worker.md, "Polling"):
 //
-//	first poll:  FirstFactor × expected + FirstOffset after submission
-//	poll n ≥ 2:  max(MinInterval, StepFraction × expected) × Growth^(n-2) after the
-//	             previous one, ± Jitter, within [MinInterval, MaxInterval]
-//
-// expected is the median duration of the latest jobs of the same kind (createdAt →
-// completedAt, Store.ExpectedDuration) once MinSamples are known, DefaultSong or
-// DefaultTrain before. The median alone finishes about half the jobs by then, which
-// would mean ~1.5 GetJob per job; FirstFactor moves the first poll to a higher
-// quantile: with durations spread ±20 % around the median (the simulator's jitter), 1.15
-// catches most jobs at the first poll and the rest at the second, about 1.1–1.2 GetJob
-// per job. Raise it when jobs of a kind vary more (songs of very different lengths);
-// lower it to get results sooner at the price of more calls.
+//   - Unknown class: up to Scouts jobs probe at ages ProbeStart × ProbeGrowth^k, the
+//     scouts' ladders staggered so that together they look every ProbeGrowth^(1/Scouts)
+//     (2^⅕ ≈ 1.15 by default: a 1 s job is found within a second, a 3 h one in 14
+//     calls per scout); the other jobs of the class wait without calling and are
+//     brought forward when a scout's job ends.
+//   - Known class: the first poll at the FirstQuantile of the recent total durations
+//     (createdAt → completedAt), widened while few are known; the second at the
+//     longest seen (from startedAt, with the longest processing time, when the first
+//     saw the job PROCESSING); later ones back off by BackoffFraction of the job's age.
 type PollTiming struct {
-	DefaultSong  time.Duration // expected song duration before MinSamples are known; default 60 s
-	DefaultTrain time.Duration // expected training duration before MinSamples are known; default 30 min
-	MinSamples   int           // observations needed to trust the median; default 3
-	FirstFactor  float64       // first poll at FirstFactor × expected; default 1.15
-	FirstOffset  time.Duration // ... plus FirstOffset (may be negative); default 0
-	MinInterval  time.Duration // shortest delay between polls; default 5 s
-	MaxInterval  time.Duration // longest delay between polls; default 10 min
-	StepFraction float64       // second poll StepFraction × expected after the first; default 0.25
-	Growth       float64       // each later delay grows by this factor; default 1.5
-	Jitter       float64       // later delays vary by ± this fraction; default 0.2, negative for none
-	EstimateTTL  time.Duration // how long a process reuses a kind's expected duration; default 2 s
+	// HintSong, HintTrain: optional expected durations, only for the scouts of a class
+	// not learned yet (one extra probe at the hint). Wrong hints cost a call or two.
+	HintSong  time.Duration
+	HintTrain time.Duration
+	// FirstQuantile of the learned durations at which a job is first polled; default
+	// 0.9: about one job in ten needs a second poll.
+	FirstQuantile float64
+	// Scouts probe a class not learned yet; default 5.
+	Scouts int
+	// ProbeStart is the age of a scout's first probe; default 1 s.
+	ProbeStart time.Duration
+	// ProbeGrowth is the ratio of a scout's successive probe ages; default 2.
+	ProbeGrowth float64
+	// BackoffFraction: a job running longer than any learned one is polled again after
+	// this fraction of its age; default 0.2 (it is seen done at most ~20 % late).
+	BackoffFraction float64
+	// MinInterval, MaxInterval bound the time between two polls of a job; defaults 500 ms
+	// and 10 min.
+	MinInterval time.Duration
+	MaxInterval time.Duration
+	// ShortWait: a poll due within this time waits in its handler rather than in
+	// Asynq's schedule, whose times are whole seconds; default 2 s.
+	ShortWait time.Duration
 }
 
 // DefaultPollTiming returns the defaults documented on PollTiming.
 func DefaultPollTiming() PollTiming {
 	return PollTiming{
-		DefaultSong:  60 * time.Second,
-		DefaultTrain: 30 * time.Minute,
-		MinSamples:   3,
-		FirstFactor:  1.15,
-		MinInterval:  5 * time.Second,
-		MaxInterval:  10 * time.Minute,
-		StepFraction: 0.25,
-		Growth:       1.5,
-		Jitter:       0.2,
-		EstimateTTL:  2 * time.Second,
+		FirstQuantile:   0.9,
+		Scouts:          5,
+		ProbeStart:      time.Second,
+		ProbeGrowth:     2,
+		BackoffFraction: 0.2,
+		MinInterval:     500 * time.Millisecond,
+		MaxInterval:     10 * time.Minute,
+		ShortWait:       2 * time.Second,
 	}
 }
 
@@ -63,8 +71,8 @@ func (p PollTiming) withDefaults() (PollTiming, error) {
 		v   *time.Duration
 		def time.Duration
 	}{
-		{&p.DefaultSong, d.DefaultSong}, {&p.DefaultTrain, d.DefaultTrain},
-		{&p.MinInterval, d.MinInterval}, {&p.MaxInterval, d.MaxInterval}, {&p.EstimateTTL, d.EstimateTTL},
+		{&p.ProbeStart, d.ProbeStart}, {&p.MinInterval, d.MinInterval}, {&p.MaxInterval, d.MaxInterval},
+		{&p.ShortWait, d.ShortWait},
 	} {
 		if *f.v == 0 {
 			*f.v = f.def
@@ -74,106 +82,98 @@ func (p PollTiming) withDefaults() (PollTiming, error) {
 		v   *float64
 		def float64
 	}{
-		{&p.FirstFactor, d.FirstFactor}, {&p.StepFraction, d.StepFraction}, {&p.Growth, d.Growth}, {&p.Jitter, d.Jitter},
+		{&p.FirstQuantile, d.FirstQuantile}, {&p.ProbeGrowth, d.ProbeGrowth}, {&p.BackoffFraction, d.BackoffFraction},
 	} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
 	}
-	if p.MinSamples == 0 {
-		p.MinSamples = d.MinSamples
-	}
-	if p.Jitter < 0 {
-		p.Jitter = 0
+	if p.Scouts == 0 {
+		p.Scouts = d.Scouts
 	}
 	switch {
-	case p.DefaultSong < 0 || p.DefaultTrain < 0 || p.MinInterval < 0 || p.MaxInterval < 0 || p.EstimateTTL < 0:
+	case p.HintSong < 0 || p.HintTrain < 0 || p.ProbeStart < 0 || p.MinInterval < 0 || p.MaxInterval < 0 || p.ShortWait < 0:
 		return p, fmt.Errorf("poll timing: durations must not be negative")
 	case p.MaxInterval < p.MinInterval:
 		return p, fmt.Errorf("poll timing: MaxInterval %v is below MinInterval %v", p.MaxInterval, p.MinInterval)
-	case !(p.FirstFactor > 0) || math.IsInf(p.FirstFactor, 0):
-		return p, fmt.Errorf("poll timing: FirstFactor %v: must be positive", p.FirstFactor)
-	case !(p.StepFraction > 0) || math.IsInf(p.StepFraction, 0):
-		return p, fmt.Errorf("poll timing: StepFraction %v: must be positive", p.StepFraction)
-	case !(p.Growth >= 1) || math.IsInf(p.Growth, 0):
-		return p, fmt.Errorf("poll timing: Growth %v: must be at least 1", p.Growth)
-	case !(p.Jitter < 1):
-		return p, fmt.Errorf("poll timing: Jitter %v: must be below 1", p.Jitter)
-	case p.MinSamples < 1:
-		return p, fmt.Errorf("poll timing: MinSamples %d: must be at least 1", p.MinSamples)
+	case !(p.FirstQuantile > 0 && p.FirstQuantile <= 1):
+		return p, fmt.Errorf("poll timing: FirstQuantile %v: must be in (0, 1]", p.FirstQuantile)
+	case !(p.ProbeGrowth > 1) || math.IsInf(p.ProbeGrowth, 0):
+		return p, fmt.Errorf("poll timing: ProbeGrowth %v: must be above 1", p.ProbeGrowth)
+	case !(p.BackoffFraction > 0) || math.IsInf(p.BackoffFraction, 0):
+		return p, fmt.Errorf("poll timing: BackoffFraction %v: must be positive", p.BackoffFraction)
+	case p.Scouts < 1:
+		return p, fmt.Errorf("poll timing: Scouts %d: must be at least 1", p.Scouts)
 	}
 	return p, nil
 }
 
-// defaultFor is the expected duration of a kind before enough observations.
-func (p PollTiming) defaultFor(kind batch.Kind) time.Duration {
+// hintFor is the optional hint of a kind; 0 when none.
+func (p PollTiming) hintFor(kind batch.Kind) time.Duration {
 	if kind == batch.KindTrain {
-		return p.DefaultTrain
+		return p.HintTrain
 	}
-	return p.DefaultSong
+	return p.HintSong
 }
 
-// FirstDelay is the delay from submission to the first poll.
-func (p PollTiming) FirstDelay(expected time.Duration) time.Duration {
-	return max(time.Duration(math.Round(p.FirstFactor*float64(expected)))+p.FirstOffset, 0)
+// Estimate is what the recent finished jobs of a class say of its durations.
+type Estimate struct {
+	total      []time.Duration // createdAt → completedAt, ascending
+	processing []time.Duration // startedAt → completedAt where known, ascending
 }
 
-// NextDelay is the delay before poll n (n ≥ 2) after poll n-1; u in [0, 1) draws the
-// jitter.
-func (p PollTiming) NextDelay(expected time.Duration, n int, u float64) time.Duration {
-	d := max(float64(p.MinInterval), p.StepFraction*float64(expected))
-	if n > 2 {
-		d *= math.Pow(p.Growth, float64(n-2))
+// NewEstimate sums up a class's timings (batch.Store.JobTimings).
+func NewEstimate(ts []batch.JobTiming) Estimate {
+	var e Estimate
+	for _, t := range ts {
+		e.total = append(e.total, t.Total)
+		if t.Processing > 0 {
+			e.processing = append(e.processing, t.Processing)
+		}
 	}
-	if !(u >= 0 && u < 1) {
-		u = 0.5
-	}
-	d *= 1 + p.Jitter*(2*u-1)
-	if d > float64(p.MaxInterval) || math.IsInf(d, 0) || math.IsNaN(d) {
-		return p.MaxInterval
-	}
-	return max(time.Duration(math.Round(d)), p.MinInterval)
+	slices.Sort(e.total)
+	slices.Sort(e.processing)
+	return e
 }
 
-// estimator caches Store.ExpectedDuration per kind for PollTiming.EstimateTTL, so that a
-// burst of submissions reads the samples once.
-type estimator struct {
-	store *batch.Store
-	pt    PollTiming
-	now   func() time.Time
+// N is the number of jobs the estimate is made of; 0: the class is not known yet.
+func (e Estimate) N() int { return len(e.total) }
 
-	mu    sync.Mutex
-	cache map[batch.Kind]estimate
+// Median is the middle total duration; 0 when unknown.
+func (e Estimate) Median() time.Duration { return quantile(e.total, 0.5) }
+
+// Max is the longest total duration seen.
+func (e Estimate) Max() time.Duration { return quantile(e.total, 1) }
+
+// firstPoll is when, after creation, a job of the class is first polled: the q
+// quantile, widened by 25 %/√n, as a quantile of few samples underestimates the spread
+// (with one sample, half the jobs take longer).
+func (e Estimate) firstPoll(q float64) time.Duration {
+	return scaleDur(quantile(e.total, q), 1+0.25/math.Sqrt(float64(e.N())))
 }
 
-type estimate struct {
-	d  time.Duration
-	at time.Time
+// lastPoll is the second poll's aim: a little past the longest total duration, or the
+// longest processing time after startedAt when that is known.
+func (e Estimate) lastPoll(started time.Duration) time.Duration {
+	if started > 0 && len(e.processing) > 0 {
+		return started + scaleDur(quantile(e.processing, 1), 1.05)
+	}
+	return scaleDur(e.Max(), 1.05)
 }
 
-// expected returns the expected duration of a job of kind. A failed read falls back to
-// the default: a poll a little early or late costs one call, while failing the caller
-// over an estimate would stall the item.
-func (e *estimator) expected(ctx context.Context, kind batch.Kind) time.Duration {
-	now := e.now()
-	e.mu.Lock()
-	c, ok := e.cache[kind]
-	e.mu.Unlock()
-	if ok && now.Sub(c.at) < e.pt.EstimateTTL {
-		return c.d
+// quantile of sorted values, interpolated; 0 for none.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
 	}
-	d, n, err := e.store.ExpectedDuration(ctx, kind)
-	if err != nil {
-		return e.pt.defaultFor(kind)
+	pos := q * float64(len(sorted)-1)
+	i := int(pos)
+	if i >= len(sorted)-1 {
+		return sorted[len(sorted)-1]
 	}
-	if n < e.pt.MinSamples || d <= 0 {
-		d = e.pt.defaultFor(kind)
-	}
-	e.mu.Lock()
-	if e.cache == nil {
-		e.cache = map[batch.Kind]estimate{}
-	}
-	e.cache[kind] = estimate{d: d, at: now}
-	e.mu.Unlock()
-	return d
+	return sorted[i] + time.Duration((pos-float64(i))*float64(sorted[i+1]-sorted[i]))
+}
+
+func scaleDur(d time.Duration, f float64) time.Duration {
+	return time.Duration(math.Round(float64(d) * f))
 }

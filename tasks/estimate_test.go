@@ -1,44 +1,192 @@
 package tasks
 
 import (
+	"math"
 	"testing"
 	"time"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
 )
 
-func TestPollTimingDelays(t *testing.T) {
-	t.Parallel()
-	p, err := PollTiming{Jitter: -1}.withDefaults() // no jitter: exact values
+var tStart = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+func defaultTiming(t *testing.T) PollTiming {
+	t.Helper()
+	p, err := PollTiming{}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := p.FirstDelay(100*time.Second), 115*time.Second; got != want {
-		t.Errorf("FirstDelay(100s) = %v, want %v (1.15 × expected)", got, want)
+	return p
+}
+
+func estimateOf(totals ...time.Duration) Estimate {
+	ts := make([]batch.JobTiming, len(totals))
+	for i, d := range totals {
+		ts[i] = batch.JobTiming{Total: d, Processing: d * 3 / 4}
 	}
-	q := p
-	q.FirstFactor, q.FirstOffset = 1, -10*time.Second
-	if got := q.FirstDelay(100 * time.Second); got != 90*time.Second {
-		t.Errorf("FirstDelay with an offset = %v, want 90s", got)
+	return NewEstimate(ts)
+}
+
+func TestEstimateQuantiles(t *testing.T) {
+	t.Parallel()
+	var e Estimate
+	if e.N() != 0 || e.Median() != 0 {
+		t.Fatalf("empty estimate: n %d median %v", e.N(), e.Median())
 	}
-	if got := q.FirstDelay(5 * time.Second); got != 0 {
-		t.Errorf("FirstDelay never negative: %v", got)
+	// 1..100 s: robust to one outlier of an hour.
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Second)
 	}
-	// Second poll: max(5s, 0.25 × 100s) = 25s, then ×1.5 each, capped at 10 min.
-	for _, c := range []struct {
-		n    int
-		want time.Duration
-	}{{2, 25 * time.Second}, {3, 37500 * time.Millisecond}, {4, 56250 * time.Millisecond}, {30, 10 * time.Minute}} {
-		if got := p.NextDelay(100*time.Second, c.n, 0.3); got != c.want {
-			t.Errorf("NextDelay(100s, %d) = %v, want %v", c.n, got, c.want)
+	e = estimateOf(append(ds, time.Hour)...)
+	if got := e.Median(); got != 51*time.Second {
+		t.Errorf("median = %v, want 51s", got)
+	}
+	if got := quantile(e.total, 0.9); got != 91*time.Second {
+		t.Errorf("p90 = %v, want 91s", got)
+	}
+	// The first poll widens the quantile while few jobs are known: one sample × 1.25,
+	// 100 samples × 1.025.
+	if got := estimateOf(40 * time.Second).firstPoll(0.9); got != 50*time.Second {
+		t.Errorf("first poll on one 40 s sample = %v, want 50s", got)
+	}
+	if got, want := estimateOf(ds...).firstPoll(0.9), scaleDur(time.Duration(90.1*float64(time.Second)), 1.025); got != want {
+		t.Errorf("first poll on 100 samples = %v, want %v", got, want)
+	}
+}
+
+// A learned class: first poll at the widened p90 after creation, second just past the
+// longest job (from startedAt when PROCESSING was seen), then back off with the age.
+func TestKnownSchedule(t *testing.T) {
+	t.Parallel()
+	p := defaultTiming(t)
+	var ds []time.Duration
+	for i := range 64 {
+		ds = append(ds, time.Duration(90+i%16)*time.Second) // 90..105 s
+	}
+	e := estimateOf(ds...)
+	s := pollState{submitted: tStart}
+	first := p.knownTarget(s, e)
+	if want := tStart.Add(e.firstPoll(0.9)); !first.Equal(want) || first.Sub(tStart) < 100*time.Second {
+		t.Errorf("first poll at +%v, want +%v (p90 of 90-105 s, widened)", first.Sub(tStart), want.Sub(tStart))
+	}
+	s.calls, s.last = 1, first
+	if got, want := p.knownTarget(s, e).Sub(tStart), scaleDur(105*time.Second, 1.05); got != want {
+		t.Errorf("second poll at +%v, want +%v (1.05 × the longest)", got, want)
+	}
+	// Seen PROCESSING, started 40 s after creation: startedAt + longest processing.
+	s.started = 40 * time.Second
+	if got, want := p.knownTarget(s, e).Sub(tStart), 40*time.Second+scaleDur(105*time.Second*3/4, 1.05); got != want {
+		t.Errorf("second poll of a job started at +40s: +%v, want +%v", got, want)
+	}
+	// Past everything learned: 20 % of the age, within [MinInterval, MaxInterval].
+	s.calls, s.last = 2, tStart.Add(200*time.Second)
+	if got := p.knownTarget(s, e).Sub(s.last); got != 40*time.Second {
+		t.Errorf("third poll %v after the second, want 40s (20%% of 200 s)", got)
+	}
+	s.last = tStart.Add(10 * time.Hour)
+	if got := p.knownTarget(s, e).Sub(s.last); got != p.MaxInterval {
+		t.Errorf("poll of a 10 h job %v after the last, want MaxInterval", got)
+	}
+	// A second poll whose aim already passed (the estimate dropped) backs off instead.
+	s = pollState{submitted: tStart, calls: 1, last: tStart.Add(300 * time.Second)}
+	if got := p.knownTarget(s, e).Sub(s.last); got != 60*time.Second {
+		t.Errorf("second poll after the aim passed: %v later, want 60s", got)
+	}
+}
+
+// Scouts find the end of a job of any length from 1 s to 3 h within a small factor and
+// a handful of calls each, and together look often enough to learn it closely.
+func TestProbeLadder(t *testing.T) {
+	t.Parallel()
+	p := defaultTiming(t)
+	for _, d := range []time.Duration{time.Second, 1500 * time.Millisecond, 20 * time.Second, 5 * time.Minute, 30 * time.Minute, 3 * time.Hour} {
+		firstSeen := time.Duration(math.MaxInt64)
+		maxCalls := 0
+		for slot := range p.Scouts {
+			s := pollState{submitted: tStart}
+			for {
+				at := p.probeTarget(s, slot, 0)
+				s.calls, s.last = s.calls+1, at
+				if at.Sub(tStart) >= d {
+					firstSeen = min(firstSeen, at.Sub(tStart))
+					break
+				}
+			}
+			maxCalls = max(maxCalls, s.calls)
+		}
+		if ratio := float64(firstSeen) / float64(d); ratio > 1.2 {
+			t.Errorf("%v: first seen done at %v (%.2f×), want within 1.2× (the scouts' joint step)", d, firstSeen, ratio)
+		}
+		if want := 2 + int(math.Ceil(math.Log2(float64(d)/float64(time.Second)))); maxCalls > want {
+			t.Errorf("%v: a scout made %d calls, want at most %d", d, maxCalls, want)
 		}
 	}
-	if got := p.NextDelay(time.Second, 2, 0.3); got != p.MinInterval {
-		t.Errorf("NextDelay of a short job = %v, want MinInterval %v", got, p.MinInterval)
+	// A hint adds one rung, never replaces the ladder below it (a hint 50× too long must
+	// not make the scouts wait that long): right, the job is seen done 5 % after its
+	// end; 50× off either way, one call more or none, and the ladder finds it.
+	for _, c := range []struct {
+		hint      time.Duration
+		wantCalls int
+		wantSeen  time.Duration
+	}{{0, 10, 512 * time.Second}, {5 * time.Minute, 10, 315 * time.Second},
+		{6 * time.Second, 11, 512 * time.Second}, {250 * time.Minute, 10, 512 * time.Second}} {
+		s := pollState{submitted: tStart}
+		for s.last.Sub(tStart) < 5*time.Minute {
+			s.calls, s.last = s.calls+1, p.probeTarget(s, 0, c.hint)
+		}
+		if s.calls != c.wantCalls || s.last.Sub(tStart) != c.wantSeen {
+			t.Errorf("hint %v for a 5 min job: %d calls, done seen at +%v; want %d calls, +%v",
+				c.hint, s.calls, s.last.Sub(tStart), c.wantCalls, c.wantSeen)
+		}
 	}
-	j, _ := PollTiming{}.withDefaults()
-	for _, u := range []float64{0, 0.5, 0.9999} {
-		got := j.NextDelay(100*time.Second, 2, u)
-		if got < 20*time.Second || got > 30*time.Second {
-			t.Errorf("NextDelay with jitter u=%v = %v, want within ±20%% of 25s", u, got)
+}
+
+// A job that is not a scout of an unknown class waits twice its age, without a call.
+func TestParkTarget(t *testing.T) {
+	t.Parallel()
+	p := defaultTiming(t)
+	s := pollState{submitted: tStart}
+	if got := p.parkTarget(s, tStart.Add(10*time.Second)).Sub(tStart); got != 20*time.Second {
+		t.Errorf("parked at +%v, want +20s", got)
+	}
+	if got := p.parkTarget(s, tStart).Sub(tStart); got != p.ShortWait {
+		t.Errorf("parked at creation: +%v, want ShortWait, the shortest wait in Asynq's schedule", got)
+	}
+}
+
+// Timings may be missing, zero, out of order or implausible: the worker's own
+// observation stands in for them.
+func TestObservedTiming(t *testing.T) {
+	t.Parallel()
+	at := func(d time.Duration) upstream.Millis { return upstream.MillisOf(tStart.Add(d)) }
+	now := tStart.Add(70 * time.Second)
+	fresh := pollState{submitted: tStart}
+	polled := pollState{submitted: tStart, calls: 1, last: tStart.Add(40 * time.Second)}
+	for _, c := range []struct {
+		name   string
+		timing upstream.Timing
+		st     pollState
+		want   batch.JobTiming
+	}{
+		{"complete", upstream.Timing{CreatedAt: at(0), StartedAt: at(5 * time.Second), CompletedAt: at(60 * time.Second)}, fresh,
+			batch.JobTiming{Total: 60 * time.Second, Processing: 55 * time.Second}},
+		{"no startedAt", upstream.Timing{CreatedAt: at(0), CompletedAt: at(60 * time.Second)}, fresh,
+			batch.JobTiming{Total: 60 * time.Second}},
+		{"nothing", upstream.Timing{}, fresh, batch.JobTiming{Total: 70 * time.Second}},
+		{"completed before created", upstream.Timing{CreatedAt: at(60 * time.Second), CompletedAt: at(0)}, fresh,
+			batch.JobTiming{Total: 70 * time.Second}},
+		{"seconds, not ms", upstream.Timing{CreatedAt: upstream.Millis(tStart.Unix()), CompletedAt: upstream.Millis(tStart.Unix() + 60)}, polled,
+			batch.JobTiming{Total: 70 * time.Second}},
+		{"longer than known here", upstream.Timing{CreatedAt: at(-time.Hour), CompletedAt: at(60 * time.Second)}, fresh,
+			batch.JobTiming{Total: 70 * time.Second}},
+		{"skewed clock, duration fine", upstream.Timing{CreatedAt: at(time.Hour), StartedAt: at(time.Hour + time.Second), CompletedAt: at(time.Hour + 60*time.Second)}, fresh,
+			batch.JobTiming{Total: 60 * time.Second, Processing: 59 * time.Second}},
+	} {
+		got := observedTiming(&upstream.Job{Timing: c.timing}, c.st, now)
+		if got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
 }
@@ -46,12 +194,12 @@ func TestPollTimingDelays(t *testing.T) {
 func TestPollTimingValidation(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []PollTiming{
-		{FirstFactor: -1},
-		{Growth: 0.5},
-		{Jitter: 1},
+		{FirstQuantile: 1.5},
+		{ProbeGrowth: 1},
+		{BackoffFraction: -1},
 		{MinInterval: time.Minute, MaxInterval: time.Second},
-		{MinSamples: -2},
-		{DefaultSong: -time.Second},
+		{Scouts: -2},
+		{HintSong: -time.Second},
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%+v accepted", bad)
@@ -63,5 +211,28 @@ func TestPollTimingValidation(t *testing.T) {
 	s, err := Settings{}.withDefaults()
 	if err != nil || s != DefaultSettings() {
 		t.Errorf("zero Settings = %+v, %v; want the defaults", s, err)
+	}
+}
+
+func TestClassOf(t *testing.T) {
+	t.Parallel()
+	req := func(sc upstream.SingingCloning) upstream.CreateJobRequest {
+		return upstream.CreateJobRequest{Outputs: []upstream.Output{{SmartContentDescriptor: &upstream.SmartContentDescriptor{SingingCloning: &sc}}}}
+	}
+	for _, c := range []struct {
+		kind batch.Kind
+		req  upstream.CreateJobRequest
+		want string
+	}{
+		{batch.KindSong, req(upstream.SingingCloning{Type: 1}), "song"},
+		{batch.KindSong, req(upstream.SingingCloning{Type: 1, UseSeparate: upstream.SwitchOff}), "song"},
+		{batch.KindSong, req(upstream.SingingCloning{Type: 1, UseSeparate: upstream.SwitchOn}), "song-separate"},
+		{batch.KindTrain, req(upstream.SingingCloning{Type: 2, TotalEpoch: 5}), "train-e5"},
+		{batch.KindTrain, req(upstream.SingingCloning{Type: 2}), "train-e30"},
+		{batch.KindSong, upstream.CreateJobRequest{}, "song"},
+	} {
+		if got := ClassOf(c.kind, c.req); got != c.want {
+			t.Errorf("ClassOf(%s, %+v) = %q, want %q", c.kind, c.req.Outputs, got, c.want)
+		}
 	}
 }

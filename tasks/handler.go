@@ -36,10 +36,16 @@ type HandlerDeps struct {
 	// Gate is the SubmitGate that API's client also uses as its upstream.Gate, so a
 	// CreateJob takes its rate-limit token before the claim (see SubmitGate). nil: no
 	// limiter (tests), or one the handlers do not know of.
-	Gate   *SubmitGate
-	Logger *zap.Logger // default zap.NewNop()
-	Now    func() time.Time
-	Rand   func() float64 // [0, 1), safe for concurrent use; default math/rand/v2
+	Gate *SubmitGate
+	// Inspector finds and runs scheduled polls early when an estimate drops
+	// (bringForward); nil: polls run at their own time. NewWorker gives one on its Redis.
+	Inspector PollInspector
+	Logger    *zap.Logger // default zap.NewNop()
+	Now       func() time.Time
+	// Sleep waits d or until ctx ends (a poll due within PollTiming.ShortWait waits in
+	// its handler); default a timer. Tests give one that moves their clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Rand  func() float64 // [0, 1), safe for concurrent use; default math/rand/v2
 }
 
 // Settings tune the handlers. Zero fields take the defaults (DefaultSettings); the
@@ -127,12 +133,13 @@ type Handlers struct {
 	gate  *SubmitGate
 	log   *zap.Logger
 	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 	rand  func() float64
 	set   Settings
 	retry RetryPolicy
 
-	models *modelCache
-	est    *estimator
+	models    *modelCache
+	inspector PollInspector
 
 	authOnce sync.Once
 }
@@ -146,19 +153,22 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
-	h := &Handlers{store: d.Store, api: d.API, queue: d.Enqueuer, gate: d.Gate, log: d.Logger, now: d.Now, rand: d.Rand, set: s}
+	h := &Handlers{store: d.Store, api: d.API, queue: d.Enqueuer, gate: d.Gate, inspector: d.Inspector,
+		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.sleep == nil {
+		h.sleep = sleepFor
+	}
 	if h.rand == nil {
 		h.rand = rand.Float64
 	}
 	h.retry = RetryPolicy{Base: s.RetryBase, Cap: s.RetryCap, ReconcileDelay: s.ReconcileDelay, Rand: h.rand}
 	h.models = newModelCache(d.API.AllModels, s.ModelCacheTTL, h.now)
-	h.est = &estimator{store: d.Store, pt: s.Poll, now: h.now}
 	return h, nil
 }
 

@@ -76,12 +76,9 @@ func testSettings() Settings {
 		RetryBase:         20 * time.Millisecond,
 		RetryCap:          300 * time.Millisecond,
 		Poll: PollTiming{
-			DefaultSong:  30 * time.Millisecond,
-			DefaultTrain: 100 * time.Millisecond,
-			MinSamples:   1,
-			MinInterval:  20 * time.Millisecond,
-			MaxInterval:  200 * time.Millisecond,
-			EstimateTTL:  50 * time.Millisecond,
+			ProbeStart:  20 * time.Millisecond,
+			MinInterval: 20 * time.Millisecond,
+			MaxInterval: 200 * time.Millisecond,
 		},
 	}
 }
@@ -161,7 +158,8 @@ func newBundle(t *testing.T, configure func(*bundleConfig)) *bundle {
 		b.jobAPI = cfg.fake
 	}
 	b.queue = asynq.NewClientFromRedisClient(b.rdb)
-	b.h, err = NewHandlers(HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log}, cfg.settings)
+	b.h, err = NewHandlers(HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log,
+		Inspector: asynq.NewInspectorFromRedisClient(b.rdb)}, cfg.settings)
 	if err != nil {
 		t.Fatalf("NewHandlers: %v", err)
 	}

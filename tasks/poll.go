@@ -13,10 +13,12 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// ProcessPoll handles TypePoll: one GetJob of a submitted job. A final job is recorded
-// (completed with its result, or failed with the service's reason; never re-created, as
-// that costs money); a running one gets the next poll, later each time (PollTiming),
-// until submission + timeout + TimeoutGrace, past which the item fails as timed out.
+// ProcessPoll handles TypePoll: one GetJob of a submitted job, when PollTiming says it
+// is due. A task that runs before that (the estimate moved since it was scheduled, or
+// bringForward woke it) is re-aimed without a call. A final job is recorded (completed
+// with its result, or failed with the service's reason; never re-created, as that
+// costs money); a running one gets the next poll, until submission + timeout +
+// TimeoutGrace, past which the item fails as timed out.
 //
 // A poll that finds its item already final (a redelivery, or the loser of a race with
 // another poll) does nothing, except that a training's poll releases whatever songs
@@ -53,18 +55,98 @@ func (h *Handlers) poll(ctx context.Context, p PollPayload, last bool) error {
 	if rec.State != batch.StateSubmitted || rec.JobID != p.JobID {
 		return nil // not this poll's job (cannot happen within one attempt)
 	}
-	job, err := h.api.GetJob(ctx, p.JobID)
+	return withIDs(h.pollJob(ctx, rec, p, last), rec)
+}
+
+// pollJob calls GetJob for a submitted item when it is due, and acts on the answer.
+func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayload, last bool) error {
+	class := classOf(rec)
+	st := p.state(rec)
+	est, err := h.estimate(ctx, class)
 	if err != nil {
-		return withIDs(h.pollFailed(ctx, rec, p, err, last), rec)
+		return err
+	}
+	a, err := h.aim(ctx, rec, class, st, est)
+	if err != nil {
+		return err
+	}
+	due := a.at
+	if deadline, _ := h.deadline(rec); due.After(deadline) {
+		// The last look lands on the deadline, so a job that never ends is noticed on time.
+		due, a.call = deadline, true
+	}
+	now := h.now()
+	if !a.call || h.waitsInSchedule(now, due) {
+		return h.schedulePoll(ctx, rec, p, st, due)
+	}
+	if err := h.sleep(ctx, due.Sub(now)); err != nil {
+		return err
+	}
+	job, err := h.api.GetJob(ctx, p.JobID)
+	before := st
+	st.calls, st.last = st.calls+1, h.now()
+	if err != nil {
+		return h.pollFailed(ctx, rec, p, st, err, last)
 	}
 	if job.State.Final() {
-		return withIDs(h.finish(ctx, rec, job), rec)
+		return h.finish(ctx, rec, job, finishing{class: class, est: est, scout: a.scout, before: before})
 	}
-	return withIDs(h.pollAgain(ctx, rec, p, job.State.String()), rec)
+	if started, ok := serviceOffset(job.Timing.CreatedAt, job.Timing.StartedAt); ok {
+		st.started = started
+	}
+	return h.pollAgain(ctx, rec, p, st, job.State.String())
+}
+
+// waitsInSchedule tells whether a poll due at due goes back to Asynq's schedule (free,
+// but kept in whole seconds) rather than wait in the handler: when it is further away
+// than ShortWait and not within the next whole second anyway.
+func (h *Handlers) waitsInSchedule(now, due time.Time) bool {
+	return due.Sub(now) > h.set.Poll.ShortWait && due.Unix() > now.Unix()+1
+}
+
+// aimed is when a poll should run next and what it then does.
+type aimed struct {
+	at    time.Time
+	call  bool // GetJob then; else only look again (a job parked while its class is unknown)
+	scout bool // one of its unknown class's scouts
+}
+
+// aim is when a job should next be polled (PollTiming).
+func (h *Handlers) aim(ctx context.Context, rec batch.ItemRecord, class string, st pollState, est Estimate) (aimed, error) {
+	pt := h.set.Poll
+	if est.N() > 0 {
+		return aimed{at: pt.knownTarget(st, est), call: true}, nil
+	}
+	now := h.now()
+	// A scout renews its slot each time it is scheduled; the slot outlives its next
+	// probe (at most ProbeGrowth × its age away) by a margin for late tasks.
+	next := scaleDur(st.age(now)+pt.MinInterval+pt.ProbeStart, pt.ProbeGrowth)
+	slot, err := h.store.ClaimScout(ctx, class, scoutMember(rec), pt.Scouts, now.Add(next+pt.ShortWait+time.Minute))
+	if err != nil {
+		return aimed{}, fmt.Errorf("poll: %w", err)
+	}
+	if slot >= 0 {
+		return aimed{at: pt.probeTarget(st, slot, pt.hintFor(rec.Kind)), call: true, scout: true}, nil
+	}
+	return aimed{at: pt.parkTarget(st, now)}, nil
+}
+
+// scoutMember names an attempt in a class's scout slots.
+func scoutMember(rec batch.ItemRecord) string {
+	return rec.Batch + ":" + rec.ID + ":" + fmt.Sprint(rec.Attempt)
+}
+
+// estimate is what the recent jobs of a class say of its durations.
+func (h *Handlers) estimate(ctx context.Context, class string) (Estimate, error) {
+	ts, err := h.store.JobTimings(ctx, class)
+	if err != nil {
+		return Estimate{}, fmt.Errorf("poll: %w", err)
+	}
+	return NewEstimate(ts), nil
 }
 
 // pollFailed handles a GetJob that brought no job.
-func (h *Handlers) pollFailed(ctx context.Context, rec batch.ItemRecord, p PollPayload, err error, last bool) error {
+func (h *Handlers) pollFailed(ctx context.Context, rec batch.ItemRecord, p PollPayload, st pollState, err error, last bool) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -74,13 +156,13 @@ func (h *Handlers) pollFailed(ctx context.Context, rec batch.ItemRecord, p PollP
 			return h.fail(ctx, rec, []batch.State{batch.StateSubmitted}, fmt.Sprintf(
 				"job %s: not found at the service %v after submission", rec.JobID, since.Round(time.Second)))
 		}
-		return h.pollAgain(ctx, rec, p, "not found yet")
+		return h.pollAgain(ctx, rec, p, st, "not found yet")
 	}
 	h.noteAuth(err)
 	if last {
 		// The job is still out there: keep polling with a fresh task rather than let
 		// this one be archived; the timeout ends it if the service never answers.
-		return h.pollAgain(ctx, rec, p, "unknown")
+		return h.pollAgain(ctx, rec, p, st, "unknown")
 	}
 	return fmt.Errorf("poll job %s: %w", p.JobID, err)
 }
@@ -98,8 +180,9 @@ func (h *Handlers) deadline(rec batch.ItemRecord) (time.Time, time.Duration) {
 	return start.Add(timeout + h.set.TimeoutGrace), timeout
 }
 
-// pollAgain schedules the next poll, or fails the item once its deadline has passed.
-func (h *Handlers) pollAgain(ctx context.Context, rec batch.ItemRecord, p PollPayload, state string) error {
+// pollAgain schedules the next poll after a call that found the job not final, or
+// fails the item once its deadline has passed.
+func (h *Handlers) pollAgain(ctx context.Context, rec batch.ItemRecord, p PollPayload, st pollState, state string) error {
 	now := h.now()
 	deadline, timeout := h.deadline(rec)
 	if !now.Before(deadline) {
@@ -107,31 +190,40 @@ func (h *Handlers) pollAgain(ctx context.Context, rec batch.ItemRecord, p PollPa
 			"timed out: job %s still %s %v after submission (timeout %v + grace %v)",
 			rec.JobID, state, now.Sub(rec.SubmittedAt).Round(time.Second), timeout, h.set.TimeoutGrace))
 	}
-	expected := h.est.expected(ctx, rec.Kind)
-	next := p.Poll + 1
-	delay := h.set.Poll.NextDelay(expected, next, h.rand())
-	// Jobs that finished since this one was submitted may have raised the estimate
-	// (a burst submitted on the default): then aim at the revised expected end.
-	if target := rec.SubmittedAt.Add(h.set.Poll.FirstDelay(expected)).Sub(now); target > delay {
-		delay = min(target, h.set.Poll.MaxInterval)
-	}
-	// The last poll lands on the deadline, so a job that never ends is noticed on time.
-	delay = min(delay, deadline.Sub(now))
-	h.log.Debug("job not final yet", append(itemFields(rec), zap.String("state", state),
-		zap.Int("poll", p.Poll), zap.Duration("next", delay))...)
-	return h.enqueuePoll(ctx, PollPayload{ItemRef: p.ItemRef, JobID: p.JobID, Poll: next}, now.Add(delay))
-}
-
-// enqueuePoll schedules a poll for due, rounded up to a whole second: asynq keeps
-// scheduled times in whole seconds and would otherwise run the poll up to a second
-// early, a GetJob wasted on a job not yet done.
-func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time) error {
-	if at := due.Truncate(time.Second); at.Before(due) {
-		due = at.Add(time.Second)
-	}
-	t, err := NewPollTask(p, max(due.Sub(h.now()), 0))
+	class := classOf(rec)
+	est, err := h.estimate(ctx, class)
 	if err != nil {
 		return err
 	}
-	return h.enqueue(ctx, t, asynq.ProcessAt(due))
+	a, err := h.aim(ctx, rec, class, st, est)
+	if err != nil {
+		return err
+	}
+	due := a.at
+	if due.After(deadline) {
+		due = deadline
+	}
+	h.log.Debug("job not final yet", append(itemFields(rec), zap.String("state", state),
+		zap.Int("calls", st.calls), zap.Duration("next", due.Sub(now)))...)
+	return h.schedulePoll(ctx, rec, p, st, due)
+}
+
+// schedulePoll enqueues the attempt's next poll task, due at due.
+func (h *Handlers) schedulePoll(ctx context.Context, rec batch.ItemRecord, p PollPayload, st pollState, due time.Time) error {
+	next := PollPayload{ItemRef: p.ItemRef, JobID: p.JobID, Poll: p.Poll + 1}
+	next.setState(classOf(rec), st)
+	return h.enqueuePoll(ctx, next, due)
+}
+
+// enqueuePoll schedules a poll due at due. Asynq keeps scheduled times in whole seconds
+// and moves due tasks every DelayedTaskCheckInterval, so the task is put a little ahead
+// (ShortWait − 1 s) and waits out the rest in its handler: it runs on time, not up to
+// a second early or a check interval late.
+func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time) error {
+	at := due.Add(-max(h.set.Poll.ShortWait-time.Second, 0))
+	t, err := NewPollTask(p, max(at.Sub(h.now()), 0))
+	if err != nil {
+		return err
+	}
+	return h.enqueue(ctx, t, asynq.ProcessAt(at))
 }

@@ -11,9 +11,18 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
+// finishing is what the poll that found a job final knows besides the job.
+type finishing struct {
+	class  string
+	est    Estimate  // the class's estimate the poll was aimed with
+	scout  bool      // the job was one of its class's scouts
+	before pollState // the polls before this one
+}
+
 // finish records a final job. Of racing polls only one Transition moves the item, so
-// the outcome and the batch counters are recorded once; the others find it final.
-func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstream.Job) error {
+// the outcome and the batch counters are recorded once; the others find it final. The
+// one that recorded a completion teaches the class's estimate.
+func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstream.Job, f finishing) error {
 	to, u := h.outcome(rec, job)
 	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
 		[]batch.State{batch.StateSubmitted}, to, u)
@@ -27,8 +36,8 @@ func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstre
 		} else {
 			h.log.Info("item completed", append(fields, zap.String("outputPath", u.OutputPath),
 				zap.String("trainedModel", u.TrainedModel))...)
-			h.recordDuration(ctx, cur, job)
 		}
+		h.learn(ctx, rec, job, f, to == batch.StateCompleted)
 	}
 	if cur.Attempt == rec.Attempt && cur.State.Final() && cur.Kind == batch.KindTrain {
 		// Whoever recorded it: releasing is idempotent, so racing polls may both do it.
@@ -83,18 +92,33 @@ func jobResult(rec batch.ItemRecord, job *upstream.Job) (*upstream.SingingClonin
 	return nil, upstream.Output{}
 }
 
-// recordDuration feeds the poll timing: createdAt → completedAt as the service saw it,
-// else submission → now. Only the poll that recorded the completion adds a sample.
-func (h *Handlers) recordDuration(ctx context.Context, rec batch.ItemRecord, job *upstream.Job) {
-	d := job.Timing.CompletedAt.Time().Sub(job.Timing.CreatedAt.Time())
-	if job.Timing.CreatedAt == 0 || job.Timing.CompletedAt == 0 || d <= 0 {
-		d = h.now().Sub(rec.SubmittedAt)
+// learn feeds a final job to its class's estimate. A completed job adds its timing;
+// when that makes the class known, or lowers its first-poll aim by a fifth or more,
+// the class's scheduled polls are brought forward to re-aim. A scout that ends frees
+// its slot; one that failed (no timing) brings the others forward to scout in its place.
+// Learning is best effort: a lost sample only makes the estimate a little older.
+func (h *Handlers) learn(ctx context.Context, rec batch.ItemRecord, job *upstream.Job, f finishing, completed bool) {
+	if f.scout || f.est.N() == 0 {
+		if err := h.store.ReleaseScout(ctx, f.class, scoutMember(rec)); err != nil {
+			h.log.Warn("cannot free a scout slot", append(itemFields(rec), zap.Error(err))...)
+		}
 	}
-	if d <= 0 {
+	if !completed {
+		if f.scout {
+			h.bringForward(ctx, f.class)
+		}
 		return
 	}
-	if err := h.store.RecordDuration(ctx, rec.Kind, d); err != nil {
-		// One lost sample only makes the estimate a little older: not worth a retry.
-		h.log.Warn("cannot record a job duration", append(itemFields(rec), zap.Error(err))...)
+	t := observedTiming(job, f.before, h.now())
+	if err := h.store.RecordJobTiming(ctx, f.class, t); err != nil {
+		h.log.Warn("cannot record a job's timing", append(itemFields(rec), zap.Error(err))...)
+		return
 	}
+	if f.est.N() > 0 {
+		after, err := h.estimate(ctx, f.class)
+		if err != nil || after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*4/5 {
+			return
+		}
+	}
+	h.bringForward(ctx, f.class)
 }

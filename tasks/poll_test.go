@@ -98,9 +98,9 @@ func TestPollRace(t *testing.T) {
 			t.Errorf("count of %s = %d, want %d (all %v)", st, rec.Counts[st], want[st], rec.Counts)
 		}
 	}
-	for _, kind := range []batch.Kind{batch.KindSong, batch.KindTrain} {
-		if _, n, err := b.store.ExpectedDuration(ctx, kind); err != nil || n != 1 {
-			t.Errorf("%s duration samples = %d (%v), want 1", kind, n, err)
+	for _, class := range []string{"song", "train-e1"} {
+		if ts, err := b.store.JobTimings(ctx, class); err != nil || len(ts) != 1 {
+			t.Errorf("%s timings = %v (%v), want 1", class, ts, err)
 		}
 	}
 	w1 := b.item("b", "w1")

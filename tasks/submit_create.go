@@ -172,12 +172,23 @@ func (h *Handlers) adopt(ctx context.Context, rec batch.ItemRecord, job *upstrea
 	return h.ensurePoll(ctx, cur)
 }
 
-// ensurePoll enqueues the first poll of a submitted item, due at the job's expected end.
+// ensurePoll enqueues the first poll of a submitted item: at the expected end of its
+// job when its class is known, else early, to join the class's scouts or wait for them.
 func (h *Handlers) ensurePoll(ctx context.Context, rec batch.ItemRecord) error {
 	if rec.JobID == "" {
 		return fmt.Errorf("item %s/%s is submitted without a job id", rec.Batch, rec.ID)
 	}
-	expected := h.est.expected(ctx, rec.Kind)
-	due := rec.SubmittedAt.Add(h.set.Poll.FirstDelay(expected))
-	return h.enqueuePoll(ctx, PollPayload{ItemRef: refOf(rec), JobID: rec.JobID, Poll: 1}, due)
+	class := classOf(rec)
+	est, err := h.estimate(ctx, class)
+	if err != nil {
+		return err
+	}
+	p := PollPayload{ItemRef: refOf(rec), JobID: rec.JobID, Poll: 1}
+	st := p.state(rec)
+	due := rec.SubmittedAt.Add(h.set.Poll.ProbeStart)
+	if est.N() > 0 {
+		due = h.set.Poll.knownTarget(st, est)
+	}
+	p.setState(class, st)
+	return h.enqueuePoll(ctx, p, due)
 }

@@ -53,7 +53,35 @@ type SubmitPayload struct {
 type PollPayload struct {
 	ItemRef
 	JobID string `json:"jobId"`
-	Poll  int    `json:"poll"` // 1 for the first poll of this attempt
+	Poll  int    `json:"poll"` // the attempt's poll tasks are numbered from 1
+	// Class is the job's class (ClassOf), so that the polls of a class can be found in
+	// the schedule and brought forward when its estimate drops.
+	Class string `json:"class,omitempty"`
+	// What the earlier polls learned: GetJob calls made, the latest (Unix ms), and
+	// startedAt − createdAt at the service (ms; 0 unknown).
+	Calls   int   `json:"calls,omitempty"`
+	Last    int64 `json:"last,omitempty"`
+	Started int64 `json:"started,omitempty"`
+}
+
+// state is what the payload knows of its job.
+func (p PollPayload) state(rec batch.ItemRecord) pollState {
+	s := pollState{submitted: rec.SubmittedAt, calls: p.Calls, started: time.Duration(p.Started) * time.Millisecond}
+	if s.submitted.IsZero() {
+		s.submitted = rec.UpdatedAt
+	}
+	if p.Last > 0 {
+		s.last = time.UnixMilli(p.Last)
+	}
+	return s
+}
+
+// setState records what the polls learned for the next one.
+func (p *PollPayload) setState(class string, s pollState) {
+	p.Class, p.Calls, p.Started = class, s.calls, s.started.Milliseconds()
+	if !s.last.IsZero() {
+		p.Last = s.last.UnixMilli()
+	}
 }
 
 // QueueFor returns the queue an item's submission goes to.

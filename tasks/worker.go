@@ -66,6 +66,10 @@ func NewWorker(opts WorkerOptions, deps HandlerDeps, s Settings) (*Worker, error
 		// On the shared client: nothing to close.
 		deps.Enqueuer = asynq.NewClientFromRedisClient(opts.Redis)
 	}
+	if deps.Inspector == nil {
+		// On the shared client: nothing to close.
+		deps.Inspector = asynq.NewInspectorFromRedisClient(opts.Redis)
+	}
 	h, err := NewHandlers(deps, s)
 	if err != nil {
 		return nil, err

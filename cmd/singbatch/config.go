@@ -28,7 +28,7 @@ type config struct {
 
 	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"20"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"5s"`
+	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"1s"`
 
 	Worker workerSettings // WORKER_QUEUES, RECONCILE_DELAY, POLL_*, ... (docs/worker.md)
 
@@ -42,6 +42,12 @@ func loadConfig(e env) (config, error) {
 	for _, kv := range e.environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			vars[k] = v
+		}
+	}
+	for _, name := range retiredVars {
+		if vars[name] != "" {
+			return config{}, fmt.Errorf("configuration: %s: no longer used: the worker learns job durations "+
+				"from the service (docs/worker.md, Polling); POLL_HINT_SONG and POLL_HINT_TRAIN are optional hints", name)
 		}
 	}
 	var c config
@@ -82,15 +88,22 @@ type workerSettings struct {
 	ModelCacheTTL     time.Duration `env:"MODEL_CACHE_TTL" envDefault:"1m"`
 	RetryBase         time.Duration `env:"RETRY_BASE" envDefault:"1s"`
 	RetryCap          time.Duration `env:"RETRY_CAP" envDefault:"10m"`
-	PollDefaultSong   time.Duration `env:"POLL_DEFAULT_SONG" envDefault:"60s"`
-	PollDefaultTrain  time.Duration `env:"POLL_DEFAULT_TRAIN" envDefault:"30m"`
-	PollMinSamples    int           `env:"POLL_MIN_SAMPLES" envDefault:"3"`
-	PollFirstFactor   float64       `env:"POLL_FIRST_FACTOR" envDefault:"1.15"`
-	PollFirstOffset   time.Duration `env:"POLL_FIRST_OFFSET" envDefault:"0s"`
-	PollMinInterval   time.Duration `env:"POLL_MIN_INTERVAL" envDefault:"5s"`
-	PollMaxInterval   time.Duration `env:"POLL_MAX_INTERVAL" envDefault:"10m"`
-	PollStepFraction  float64       `env:"POLL_STEP_FRACTION" envDefault:"0.25"`
-	PollGrowth        float64       `env:"POLL_GROWTH" envDefault:"1.5"`
-	PollJitter        float64       `env:"POLL_JITTER" envDefault:"0.2"`
+	PollHintSong        time.Duration `env:"POLL_HINT_SONG"`
+	PollHintTrain       time.Duration `env:"POLL_HINT_TRAIN"`
+	PollFirstQuantile   float64       `env:"POLL_FIRST_QUANTILE" envDefault:"0.9"`
+	PollScouts          int           `env:"POLL_SCOUTS" envDefault:"5"`
+	PollProbeStart      time.Duration `env:"POLL_PROBE_START" envDefault:"1s"`
+	PollProbeGrowth     float64       `env:"POLL_PROBE_GROWTH" envDefault:"2"`
+	PollBackoffFraction float64       `env:"POLL_BACKOFF_FRACTION" envDefault:"0.2"`
+	PollMinInterval     time.Duration `env:"POLL_MIN_INTERVAL" envDefault:"500ms"`
+	PollMaxInterval     time.Duration `env:"POLL_MAX_INTERVAL" envDefault:"10m"`
+	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT" envDefault:"2s"`
 	PollNotFoundGrace time.Duration `env:"POLL_NOT_FOUND_GRACE" envDefault:"10m"`
+}
+
+// retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One
+// still set is refused rather than silently ignored: its operator expects it to act.
+var retiredVars = []string{
+	"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
+	"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
 }

@@ -202,10 +202,9 @@ func (r *runner) newWorker() (*tasks.Worker, error) {
 }
 
 // runSimSettings are the handlers' settings for the simulator at a time scale: the
-// defaults scaled like the simulator's durations, and the expected job lengths taken
-// from the simulator's timing model (about 20 s for a short song, 5 min for a 10-epoch
-// training on a minute of audio) instead of the service's, so that the first poll of
-// the demo's jobs comes near their end.
+// defaults, their intervals scaled like the simulator's durations. Nothing is taken
+// from the simulator's timing model: the worker learns the jobs' durations as it does
+// from the service.
 func runSimSettings(scale float64) tasks.Settings {
 	sc := func(d, least time.Duration) time.Duration { return max(time.Duration(float64(d)*scale), least) }
 	s := tasks.DefaultSettings()
@@ -215,11 +214,9 @@ func runSimSettings(scale float64) tasks.Settings {
 	s.NotFoundGrace = sc(s.NotFoundGrace, time.Second)
 	s.RetryBase = sc(s.RetryBase, 50*time.Millisecond)
 	s.RetryCap = sc(s.RetryCap, time.Second)
-	s.Poll.DefaultSong = sc(20*time.Second, time.Millisecond)
-	s.Poll.DefaultTrain = sc(5*time.Minute, time.Millisecond)
-	s.Poll.MinInterval = sc(s.Poll.MinInterval, 20*time.Millisecond)
+	s.Poll.ProbeStart = sc(s.Poll.ProbeStart, 10*time.Millisecond)
+	s.Poll.MinInterval = sc(s.Poll.MinInterval, 10*time.Millisecond)
 	s.Poll.MaxInterval = sc(s.Poll.MaxInterval, time.Second)
-	s.Poll.EstimateTTL = sc(s.Poll.EstimateTTL, 50*time.Millisecond)
 	return s
 }
 

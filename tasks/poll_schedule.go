@@ -1,0 +1,67 @@
+package tasks
+
+import (
+	"math"
+	"time"
+)
+
+// pollState is what one poll task knows of its job; it travels in PollPayload.
+type pollState struct {
+	submitted time.Time     // when the job was created, by our clock
+	calls     int           // GetJob calls made for it so far
+	last      time.Time     // the latest of them; zero before the first
+	started   time.Duration // startedAt − createdAt at the service, once a call saw it; 0 unknown
+}
+
+// age is how long the job has existed at t.
+func (s pollState) age(t time.Time) time.Duration { return t.Sub(s.submitted) }
+
+// knownTarget is when to call GetJob next for a job of a class that has an estimate.
+func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
+	switch {
+	case s.calls == 0:
+		return s.submitted.Add(e.firstPoll(p.FirstQuantile))
+	case s.calls == 1:
+		t := s.submitted.Add(e.lastPoll(s.started))
+		if floor := s.last.Add(p.MinInterval); t.After(floor) {
+			return t
+		}
+	}
+	// Longer than the jobs seen, or the estimate moved past it: back off with its age,
+	// so that it is seen done at most BackoffFraction late.
+	return s.last.Add(p.backoff(s.age(s.last)))
+}
+
+// backoff is the time between polls of a job of age: BackoffFraction of it, within
+// [MinInterval, MaxInterval].
+func (p PollTiming) backoff(age time.Duration) time.Duration {
+	return min(max(scaleDur(age, p.BackoffFraction), p.MinInterval), p.MaxInterval)
+}
+
+// probeTarget is a scout's next probe: the first rung of its ladder past its last call.
+// Slot k's ladder is ProbeStart × ProbeGrowth^(n + k/Scouts), n = 0, 1, …: each scout
+// calls log(duration) times, and together they look at ages ProbeGrowth^(1/Scouts)
+// apart, so the first sample comes at most that factor after the job's end. A hint adds
+// one rung, a little past it.
+func (p PollTiming) probeTarget(s pollState, slot int, hint time.Duration) time.Time {
+	after := time.Duration(0)
+	if s.calls > 0 {
+		after = s.age(s.last) + p.MinInterval
+	}
+	rung := scaleDur(p.ProbeStart, math.Pow(p.ProbeGrowth, float64(slot%p.Scouts)/float64(p.Scouts)))
+	for rung < after {
+		rung = scaleDur(rung, p.ProbeGrowth)
+	}
+	if h := scaleDur(hint, 1.05); hint > 0 && h >= after && h < rung {
+		rung = h
+	}
+	return s.submitted.Add(rung)
+}
+
+// parkTarget is when a job of an unknown class that is not a scout looks again,
+// without a call: the scouts' first sample brings it forward (Handlers.bringForward);
+// this only bounds the wait should that never come (its sender crashed), at twice the
+// job's age. It is never sooner than ShortWait, as it waits in Asynq's schedule.
+func (p PollTiming) parkTarget(s pollState, now time.Time) time.Time {
+	return now.Add(max(s.age(now), p.ProbeStart, p.ShortWait))
+}
