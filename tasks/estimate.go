@@ -146,10 +146,10 @@ func (e Estimate) Median() time.Duration { return quantile(e.total, 0.5) }
 func (e Estimate) Max() time.Duration { return quantile(e.total, 1) }
 
 // firstPoll is when, after creation, a job of the class is first polled: the q
-// quantile, widened by 25 %/√n, as a quantile of few samples underestimates the spread
+// quantile, widened by 10 %/√n, as a quantile of few samples underestimates the spread
 // (with one sample, half the jobs take longer).
 func (e Estimate) firstPoll(q float64) time.Duration {
-	return scaleDur(quantile(e.total, q), 1+0.25/math.Sqrt(float64(e.N())))
+	return scaleDur(quantile(e.total, q), 1+0.1/math.Sqrt(float64(e.N())))
 }
 
 // lastPoll is the second poll's aim: a little past the longest total duration, or the

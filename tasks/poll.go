@@ -215,15 +215,19 @@ func (h *Handlers) schedulePoll(ctx context.Context, rec batch.ItemRecord, p Pol
 	return h.enqueuePoll(ctx, next, due)
 }
 
-// enqueuePoll schedules a poll due at due. Asynq keeps scheduled times in whole seconds
-// and moves due tasks every DelayedTaskCheckInterval, so the task is put a little ahead
-// (ShortWait − 1 s) and waits out the rest in its handler: it runs on time, not up to
-// a second early or a check interval late.
+// enqueuePoll schedules a poll due at due. Asynq keeps scheduled times in whole
+// seconds (a task runs from the start of its second, at the next
+// DelayedTaskCheckInterval) and its handler waits out the rest: it runs on time, or a
+// check interval late, holding its worker slot for less than a second. A poll due
+// within the next second anyway is queued at once and waits in its handler.
 func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time) error {
-	at := due.Add(-max(h.set.Poll.ShortWait-time.Second, 0))
-	t, err := NewPollTask(p, max(at.Sub(h.now()), 0))
+	now := h.now()
+	if due.Unix() <= now.Unix()+1 {
+		due = now
+	}
+	t, err := NewPollTask(p, max(due.Sub(now), 0))
 	if err != nil {
 		return err
 	}
-	return h.enqueue(ctx, t, asynq.ProcessAt(at))
+	return h.enqueue(ctx, t, asynq.ProcessAt(due))
 }

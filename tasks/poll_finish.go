@@ -93,7 +93,7 @@ func jobResult(rec batch.ItemRecord, job *upstream.Job) (*upstream.SingingClonin
 }
 
 // learn feeds a final job to its class's estimate. A completed job adds its timing;
-// when that makes the class known, or lowers its first-poll aim by a fifth or more,
+// when that makes the class known, or lowers its first-poll aim by a tenth or more,
 // the class's scheduled polls are brought forward to re-aim. A scout that ends frees
 // its slot; one that failed (no timing) brings the others forward to scout in its place.
 // Learning is best effort: a lost sample only makes the estimate a little older.
@@ -116,7 +116,7 @@ func (h *Handlers) learn(ctx context.Context, rec batch.ItemRecord, job *upstrea
 	}
 	if f.est.N() > 0 {
 		after, err := h.estimate(ctx, f.class)
-		if err != nil || after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*4/5 {
+		if err != nil || after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*9/10 {
 			return
 		}
 	}

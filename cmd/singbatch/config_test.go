@@ -24,7 +24,9 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{[]string{"UPSTREAM_RATE=0"}, "configuration: UPSTREAM_RATE: must be a positive number of requests per second, not 0"},
 		{[]string{"UPSTREAM_TIMEOUT=soon"}, `configuration: UPSTREAM_TIMEOUT: unable to parse duration: time: invalid duration "soon"`},
 		{[]string{"UPSTREAM_RATE=x", "WORKER_CONCURRENCY=many"}, `configuration: UPSTREAM_RATE: strconv.ParseFloat: parsing "x": invalid syntax; WORKER_CONCURRENCY: strconv.ParseInt: parsing "many": invalid syntax`},
-		{[]string{"POLL_GROWTH=fast"}, `configuration: POLL_GROWTH: strconv.ParseFloat: parsing "fast": invalid syntax`},
+		{[]string{"POLL_PROBE_GROWTH=fast"}, `configuration: POLL_PROBE_GROWTH: strconv.ParseFloat: parsing "fast": invalid syntax`},
+		{[]string{"POLL_DEFAULT_SONG=60s"}, "configuration: POLL_DEFAULT_SONG: no longer used: the worker learns job durations from the service " +
+			"(docs/worker.md, Polling); POLL_HINT_SONG and POLL_HINT_TRAIN are optional hints"},
 		{[]string{"REDIS_URL=ftp://localhost"}, `configuration: REDIS_URL: asynq: unsupported uri scheme: "ftp"`},
 		{[]string{"LOG_FORMAT=xml"}, `configuration: LOG_FORMAT: must be json or console, not "xml"`},
 		{[]string{"WORKER_DELAYED_CHECK_INTERVAL=0s"}, "configuration: WORKER_DELAYED_CHECK_INTERVAL: must be positive, not 0s"},

@@ -30,7 +30,7 @@ func workerSim(t *testing.T) (*sim.Server, []string) {
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv, []string{
 		"UPSTREAM_URL=" + srv.URL(), "UPSTREAM_SECRET_ID=AKIDcli", "UPSTREAM_SECRET_KEY=cliKey-s3cr3t",
-		"UPSTREAM_RATE=50", "RECONCILE_DELAY=300ms", "POLL_DEFAULT_SONG=50ms", "POLL_MIN_INTERVAL=20ms",
+		"UPSTREAM_RATE=50", "RECONCILE_DELAY=300ms", "POLL_PROBE_START=20ms", "POLL_MIN_INTERVAL=20ms",
 		"POLL_MAX_INTERVAL=200ms", "RETRY_BASE=20ms", "RETRY_CAP=300ms", "SHUTDOWN_TIMEOUT=5s",
 		"WORKER_QUEUES=poll=2,songs=1,train=1", "LOG_LEVEL=info",
 	}
@@ -130,7 +130,7 @@ func TestWorkerCommandConfiguration(t *testing.T) {
 		{"no credentials", []string{"UPSTREAM_SECRET_KEY="}, "UPSTREAM_SECRET_ID and UPSTREAM_SECRET_KEY are required"},
 		{"bad queues", []string{"WORKER_QUEUES=poll=1,song=2"}, "WORKER_QUEUES"},
 		{"half a gateway key", []string{"UPSTREAM_GATEWAY_KEY_ID=kid"}, "set both or neither"},
-		{"bad poll timing", []string{"POLL_GROWTH=0.5"}, "Growth"},
+		{"bad poll timing", []string{"POLL_PROBE_GROWTH=0.5"}, "ProbeGrowth"},
 		{"bad duration", []string{"RECONCILE_DELAY=soon"}, `"soon"`},
 	} {
 		b := newCLI(t, append(append([]string{}, vars...), c.vars...)...)
