@@ -14,10 +14,10 @@ import (
 )
 
 // PollsPerItem is the expected number of GetJob calls per item, for plans. The worker
-// polls a job first at 1.15 × the median duration of recent jobs of its kind
-// (PollTiming.FirstFactor), which finds most jobs done and the rest at a second poll
-// (≈ 1.1–1.2 GetJob per job once durations are known); 1.3 adds a margin for the first
-// jobs of a kind, polled before any duration is known, and for reconciliation calls.
+// polls a job first at the 90th percentile of the recent durations of its class
+// (PollTiming), which finds most jobs done and the rest at a second poll (≈ 1.1 GetJob
+// per job once durations are known); 1.3 adds a margin for the scouts of a class not
+// learned yet (about 40 calls for the class, once) and for reconciliation calls.
 const PollsPerItem = 1.3
 
 // planListed is how many model names a plan prints per list.
@@ -29,19 +29,24 @@ type Plan struct {
 	Rate      float64 // requests per second for the account (UPSTREAM_RATE)
 	Songs     int
 	Trainings int
-	Rejected  int             // invalid lines
-	Trained   []string        // models the trainings create, sorted
-	Used      map[string]int  // songs per model sung with
-	trained   map[string]bool // Trained, as a set
+	Rejected  int            // invalid lines
+	Trained   []string       // models the trainings create, sorted
+	Used      map[string]int // songs per model sung with
+	Classes   map[string]int // items per class of work (ClassOf)
+	// Learned is what the worker knows of the classes' durations (LearnedDurations);
+	// the caller sets it when it can read it.
+	Learned []ClassDuration
+	trained map[string]bool // Trained, as a set
 }
 
 // NewPlan starts an empty plan.
 func NewPlan(batchName string, rate float64) *Plan {
-	return &Plan{Batch: batchName, Rate: rate, Used: map[string]int{}, trained: map[string]bool{}}
+	return &Plan{Batch: batchName, Rate: rate, Used: map[string]int{}, Classes: map[string]int{}, trained: map[string]bool{}}
 }
 
 // Add counts one valid item.
 func (p *Plan) Add(it batch.Item) {
+	p.Classes[ClassOf(it.Kind, it.Request)]++
 	switch it.Kind {
 	case batch.KindTrain:
 		p.Trainings++
@@ -118,11 +123,67 @@ func (p *Plan) WriteText(w io.Writer) error {
 		p.Calls(), p.CreateJobCalls(), p.PollCalls(), PollsPerItem)
 	fmt.Fprintf(&b, "  request time    ≈ %s at UPSTREAM_RATE %g/s (%d calls ÷ %g/s); the jobs' own run time comes on top\n",
 		p.CallTime(), p.Rate, p.Calls(), p.Rate)
-	fmt.Fprintf(&b, "  polls estimate  the worker polls a job first at 1.15 × the median duration of recent jobs of its kind,\n"+
-		"                  which finds most done; the rest need a second poll (≈ 1.1-1.2 per job). %.1f adds a margin\n"+
-		"                  for the first jobs, polled before any duration is known.\n", PollsPerItem)
+	fmt.Fprintf(&b, "  polls estimate  the worker polls a job first at the 90th percentile of the durations it learned for\n"+
+		"                  its class, which finds most done; the rest need a second poll (≈ 1.1 per job). %.1f adds a\n"+
+		"                  margin for the scouts of a class not learned yet, and for reconciliation.\n", PollsPerItem)
+	p.writeDurations(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDurations prints what is known of each class's durations, and the batch time
+// they give.
+func (p *Plan) writeDurations(b *strings.Builder) {
+	learned := map[string]ClassDuration{}
+	for _, c := range p.Learned {
+		learned[c.Class] = c
+	}
+	names := make([]string, 0, len(p.Classes))
+	for c := range p.Classes {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	var longest, longestTrain, longestSong time.Duration
+	unknown := 0
+	for i, c := range names {
+		label := "  job durations   "
+		if i > 0 {
+			label = strings.Repeat(" ", len(label))
+		}
+		l, ok := learned[c]
+		if !ok {
+			unknown++
+			fmt.Fprintf(b, "%s%s: %s, not learned yet (its first jobs find out)\n", label, c, countOf(p.Classes[c], "item"))
+			continue
+		}
+		fmt.Fprintf(b, "%s%s: %s, ≈ %s each (median of %d recent jobs; 90%% within %s)\n", label, c,
+			countOf(p.Classes[c], "item"), l.Median.Round(time.Second), l.Jobs, l.P90.Round(time.Second))
+		longest = max(longest, l.P90)
+		if strings.HasPrefix(c, "train-") {
+			longestTrain = max(longestTrain, l.P90)
+		} else {
+			longestSong = max(longestSong, l.P90)
+		}
+	}
+	if len(names) == 0 || unknown > 0 {
+		return
+	}
+	// Songs on a model trained here wait for that training first.
+	run, what := longest, "the longest job"
+	if p.dependentSongs() && longestTrain+longestSong > run {
+		run, what = longestTrain+longestSong, "a training and then the songs that wait for it"
+	}
+	fmt.Fprintf(b, "  batch time      ≈ %s from the learned durations: request time + %s\n", (p.CallTime() + run).Round(time.Second), what)
+}
+
+// dependentSongs reports whether some song sings with a model this plan trains.
+func (p *Plan) dependentSongs() bool {
+	for m := range p.Used {
+		if p.trained[m] {
+			return true
+		}
+	}
+	return false
 }
 
 // usedNames describes the models songs use, most used first.

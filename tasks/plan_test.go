@@ -61,3 +61,47 @@ func TestPlanListsManyModels(t *testing.T) {
 		t.Errorf("plan:\n%s", out.String())
 	}
 }
+
+// The plan gives each class of work the duration learned for it, and the batch time
+// they add up to; a class not learned yet says so, and no batch time is made up.
+func TestPlanUsesLearnedDurations(t *testing.T) {
+	t.Parallel()
+	manifest := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"],"epochs":10}
+{"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"alice"}
+{"id":"s2","kind":"song","url":"https://cdn.example.com/2.mp3","contentId":"r","separate":true}
+`
+	p, err := PlanManifests("b", 1, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Learned = []ClassDuration{
+		{Class: "song", Jobs: 64, Median: 40 * time.Second, P90: 45 * time.Second},
+		{Class: "song-separate", Jobs: 12, Median: 70 * time.Second, P90: 80 * time.Second},
+		{Class: "train-e10", Jobs: 3, Median: 9 * time.Minute, P90: 10 * time.Minute},
+		{Class: "train-e30", Jobs: 3, Median: time.Hour, P90: time.Hour},
+	}
+	var out strings.Builder
+	if err := p.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	// 3 CreateJob + 4 GetJob at 1/s = 7 s, then the training (10 min) and a song (at
+	// most the longest song class, 80 s).
+	for _, want := range []string{
+		"  job durations   song: 1 item, ≈ 40s each (median of 64 recent jobs; 90% within 45s)\n",
+		"                  song-separate: 1 item, ≈ 1m10s each (median of 12 recent jobs; 90% within 1m20s)\n",
+		"                  train-e10: 1 item, ≈ 9m0s each (median of 3 recent jobs; 90% within 10m0s)\n",
+		"  batch time      ≈ 11m27s from the learned durations: request time + a training and then the songs that wait for it\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan text lacks %q:\n%s", want, out.String())
+		}
+	}
+	p.Learned = p.Learned[:1]
+	out.Reset()
+	if err := p.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "train-e10: 1 item, not learned yet (its first jobs find out)") || strings.Contains(out.String(), "batch time") {
+		t.Errorf("plan with a class not learned:\n%s", out.String())
+	}
+}

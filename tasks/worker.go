@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // Defaults of WorkerOptions.
 const (
 	DefaultConcurrency     = 20
+	DefaultPollConcurrency = 50
 	DefaultShutdownTimeout = 30 * time.Second
 )
 
@@ -23,9 +25,16 @@ type WorkerOptions struct {
 	// Redis holds the queues (and, through the handlers' store, the records). The Worker
 	// shares the client and does not close it. Required.
 	Redis redis.UniversalClient
-	// Concurrency is how many tasks run at once in this process; default 20.
+	// Concurrency is how many submit tasks (queues train and songs) run at once in this
+	// process; default 20.
 	Concurrency int
-	// Queues are the queues served and their weights; default QueuePriorities().
+	// PollConcurrency is how many poll tasks run at once in this process, in a pool of
+	// their own: submissions waiting for the rate limit must never hold every slot while
+	// results wait to be picked up. A poll mostly waits (for its due time, the limiter
+	// or the service), so the pool is larger; default 50.
+	PollConcurrency int
+	// Queues are the queues served and their weights; default QueuePriorities(). The
+	// poll queue's weight does not matter: it has its own pool.
 	Queues map[string]int
 	// ShutdownTimeout is how long Run waits, once its context ends, for running tasks;
 	// tasks still running then are put back in their queue (nothing is lost: every
@@ -44,7 +53,7 @@ type WorkerOptions struct {
 // Worker is an asynq server running the singbatch handlers: what `singbatch worker`,
 // `singbatch run` and test binaries start with Run.
 type Worker struct {
-	srv     *asynq.Server
+	srvs    []*asynq.Server // the submit pool and the poll pool, as served
 	h       *Handlers
 	started atomic.Bool
 }
@@ -74,12 +83,14 @@ func NewWorker(opts WorkerOptions, deps HandlerDeps, s Settings) (*Worker, error
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := h.ServerConfig(opts)
+	cfgs, err := h.ServerConfigs(opts)
 	if err != nil {
 		return nil, err
 	}
 	w.h = h
-	w.srv = asynq.NewServerFromRedisClient(opts.Redis, cfg)
+	for _, cfg := range cfgs {
+		w.srvs = append(w.srvs, asynq.NewServerFromRedisClient(opts.Redis, cfg))
+	}
 	return w, nil
 }
 
@@ -92,25 +103,39 @@ func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("tasks: a Worker runs once")
 	}
-	if err := w.srv.Start(w.h.Mux()); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	var started []*asynq.Server
+	defer func() {
+		// Handlers run on their own base context, so that running tasks get the
+		// shutdown timeout to finish; asynq cancels them (after requeueing) only past it.
+		var wg sync.WaitGroup
+		for _, srv := range started {
+			wg.Go(srv.Shutdown)
+		}
+		wg.Wait()
+	}()
+	for _, srv := range w.srvs {
+		if err := srv.Start(w.h.Mux()); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		started = append(started, srv)
 	}
 	<-ctx.Done()
-	// Handlers run on their own base context, so that running tasks get the shutdown
-	// timeout to finish; asynq cancels them (after requeueing) only past it.
-	w.srv.Shutdown()
 	return nil
 }
 
-// ServerConfig is the asynq.Config that runs the handlers: concurrency, queues, the
-// retry policy (RetryDelayFunc, IsFailure), the error log (ErrorHandler) and a zap
-// logger for asynq itself.
-func (h *Handlers) ServerConfig(opts WorkerOptions) (asynq.Config, error) {
-	if opts.Concurrency < 0 || opts.ShutdownTimeout < 0 || opts.TaskCheckInterval < 0 || opts.DelayedTaskCheckInterval < 0 {
-		return asynq.Config{}, errors.New("tasks: WorkerOptions must not be negative")
+// ServerConfigs are the asynq.Configs that run the handlers: one pool for the submit
+// queues and one for the poll queue, of those opts.Queues serves. Each has the retry
+// policy (RetryDelayFunc, IsFailure), the error log (ErrorHandler) and a zap logger for
+// asynq itself.
+func (h *Handlers) ServerConfigs(opts WorkerOptions) ([]asynq.Config, error) {
+	if opts.Concurrency < 0 || opts.PollConcurrency < 0 || opts.ShutdownTimeout < 0 || opts.TaskCheckInterval < 0 || opts.DelayedTaskCheckInterval < 0 {
+		return nil, errors.New("tasks: WorkerOptions must not be negative")
 	}
 	if opts.Concurrency == 0 {
 		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.PollConcurrency == 0 {
+		opts.PollConcurrency = DefaultPollConcurrency
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
@@ -119,22 +144,38 @@ func (h *Handlers) ServerConfig(opts WorkerOptions) (asynq.Config, error) {
 		opts.Queues = QueuePriorities()
 	}
 	if err := checkQueues(opts.Queues); err != nil {
-		return asynq.Config{}, err
+		return nil, err
 	}
 	log := opts.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return asynq.Config{
-		Concurrency:              opts.Concurrency,
-		Queues:                   opts.Queues,
-		ShutdownTimeout:          opts.ShutdownTimeout,
-		TaskCheckInterval:        opts.TaskCheckInterval,
-		DelayedTaskCheckInterval: opts.DelayedTaskCheckInterval,
-		RetryDelayFunc:           h.retry.Delay,
-		IsFailure:                IsFailure,
-		ErrorHandler:             asynq.ErrorHandlerFunc(h.HandleError),
-		Logger:                   newAsynqLogger(log),
-		LogLevel:                 asynqLevel(log),
-	}, nil
+	pool := func(concurrency int, queues map[string]int) asynq.Config {
+		return asynq.Config{
+			Concurrency:              concurrency,
+			Queues:                   queues,
+			ShutdownTimeout:          opts.ShutdownTimeout,
+			TaskCheckInterval:        opts.TaskCheckInterval,
+			DelayedTaskCheckInterval: opts.DelayedTaskCheckInterval,
+			RetryDelayFunc:           h.retry.Delay,
+			IsFailure:                IsFailure,
+			ErrorHandler:             asynq.ErrorHandlerFunc(h.HandleError),
+			Logger:                   newAsynqLogger(log),
+			LogLevel:                 asynqLevel(log),
+		}
+	}
+	submit := map[string]int{}
+	for q, w := range opts.Queues {
+		if q != QueuePoll {
+			submit[q] = w
+		}
+	}
+	var cfgs []asynq.Config
+	if len(submit) > 0 {
+		cfgs = append(cfgs, pool(opts.Concurrency, submit))
+	}
+	if _, ok := opts.Queues[QueuePoll]; ok {
+		cfgs = append(cfgs, pool(opts.PollConcurrency, map[string]int{QueuePoll: 1}))
+	}
+	return cfgs, nil
 }

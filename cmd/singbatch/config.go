@@ -27,6 +27,7 @@ type config struct {
 	GatewaySource    string          `env:"UPSTREAM_GATEWAY_SOURCE" envDefault:"singbatch"`
 
 	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"20"`
+	PollConcurrency   int           `env:"WORKER_POLL_CONCURRENCY" envDefault:"50"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"1s"`
 
@@ -81,13 +82,13 @@ func (c config) requireCredentials() error {
 
 // workerSettings are the worker's timing settings (docs/worker.md); 0 takes the default.
 type workerSettings struct {
-	Queues            string        `env:"WORKER_QUEUES"` // "poll=4,train=3,songs=2"; empty: tasks.QueuePriorities
-	ReconcileDelay    time.Duration `env:"RECONCILE_DELAY" envDefault:"30s"`
-	DefaultJobTimeout time.Duration `env:"DEFAULT_JOB_TIMEOUT" envDefault:"6h"`
-	TimeoutGrace      time.Duration `env:"TIMEOUT_GRACE" envDefault:"10m"`
-	ModelCacheTTL     time.Duration `env:"MODEL_CACHE_TTL" envDefault:"1m"`
-	RetryBase         time.Duration `env:"RETRY_BASE" envDefault:"1s"`
-	RetryCap          time.Duration `env:"RETRY_CAP" envDefault:"10m"`
+	Queues              string        `env:"WORKER_QUEUES"` // "poll=4,train=3,songs=2"; empty: tasks.QueuePriorities
+	ReconcileDelay      time.Duration `env:"RECONCILE_DELAY" envDefault:"30s"`
+	DefaultJobTimeout   time.Duration `env:"DEFAULT_JOB_TIMEOUT" envDefault:"6h"`
+	TimeoutGrace        time.Duration `env:"TIMEOUT_GRACE" envDefault:"10m"`
+	ModelCacheTTL       time.Duration `env:"MODEL_CACHE_TTL" envDefault:"1m"`
+	RetryBase           time.Duration `env:"RETRY_BASE" envDefault:"1s"`
+	RetryCap            time.Duration `env:"RETRY_CAP" envDefault:"10m"`
 	PollHintSong        time.Duration `env:"POLL_HINT_SONG"`
 	PollHintTrain       time.Duration `env:"POLL_HINT_TRAIN"`
 	PollFirstQuantile   float64       `env:"POLL_FIRST_QUANTILE" envDefault:"0.9"`
@@ -98,7 +99,7 @@ type workerSettings struct {
 	PollMinInterval     time.Duration `env:"POLL_MIN_INTERVAL" envDefault:"500ms"`
 	PollMaxInterval     time.Duration `env:"POLL_MAX_INTERVAL" envDefault:"10m"`
 	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT" envDefault:"2s"`
-	PollNotFoundGrace time.Duration `env:"POLL_NOT_FOUND_GRACE" envDefault:"10m"`
+	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE" envDefault:"10m"`
 }
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -63,7 +64,7 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 	}
 	onLineError := func(le *batch.LineError) { fmt.Fprintln(e.stderr, le.Error()) }
 	if f.dryRun {
-		return planEnqueue(e, cfg, f, onLineError)
+		return planEnqueue(ctx, e, cfg, f, onLineError)
 	}
 
 	store, rdb, err := openStore(cfg)
@@ -135,14 +136,37 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// planEnqueue is --dry-run: read, validate, print the plan. It never connects to Redis.
-func planEnqueue(e env, cfg config, f enqueueFlags, onLineError func(*batch.LineError)) error {
+// planEnqueue is --dry-run: read, validate, print the plan. It writes nothing; it reads
+// the durations the workers learned from Redis when it can, for its time estimate.
+func planEnqueue(ctx context.Context, e env, cfg config, f enqueueFlags, onLineError func(*batch.LineError)) error {
 	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format, onLineError)
 	if err != nil {
 		return err
 	}
+	p.Learned = learnedDurations(ctx, cfg)
 	if err := p.WriteText(e.stdout); err != nil {
 		return err
 	}
 	return rejectedError(f.batch, p.Rejected, 0)
+}
+
+// learnedDurationsTimeout bounds the dry run's look at Redis: a plan is worth printing
+// without the learned durations.
+const learnedDurationsTimeout = 2 * time.Second
+
+// learnedDurations reads what the workers learned of job durations; none when Redis
+// cannot be read (the plan says the classes are not learned yet).
+func learnedDurations(ctx context.Context, cfg config) []tasks.ClassDuration {
+	store, rdb, err := openStore(cfg)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = rdb.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, learnedDurationsTimeout)
+	defer cancel()
+	ls, err := tasks.LearnedDurations(ctx, store)
+	if err != nil {
+		return nil
+	}
+	return ls
 }

@@ -262,9 +262,13 @@ func TestEnqueueDryRun(t *testing.T) {
   models used     3: default (3 songs, built in), alice_v1 (1 song, trained here), bob_v1 (1 song, trained here)
   upstream calls  ≈ 19: 8 CreateJob (1 per item) + ≈ 11 GetJob (1.3 per item)
   request time    ≈ 10s at UPSTREAM_RATE 2/s (19 calls ÷ 2/s); the jobs' own run time comes on top
-  polls estimate  the worker polls a job first at 1.15 × the median duration of recent jobs of its kind,
-                  which finds most done; the rest need a second poll (≈ 1.1-1.2 per job). 1.3 adds a margin
-                  for the first jobs, polled before any duration is known.
+  polls estimate  the worker polls a job first at the 90th percentile of the durations it learned for
+                  its class, which finds most done; the rest need a second poll (≈ 1.1 per job). 1.3 adds a
+                  margin for the scouts of a class not learned yet, and for reconciliation.
+  job durations   song: 4 items, not learned yet (its first jobs find out)
+                  song-separate: 1 item, not learned yet (its first jobs find out)
+                  train-e20: 1 item, not learned yet (its first jobs find out)
+                  train-e30: 2 items, not learned yet (its first jobs find out)
 `)
 	assertList(t, "keys", b.keys(), nil)
 

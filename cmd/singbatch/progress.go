@@ -14,6 +14,9 @@ type progress struct {
 	Total  int64   // items in the batch
 	Failed int64   // of Done, how many failed
 	Rate   float64 // items finished per second; 0 when unknown
+	// Learned is the time left by the durations learned from the service, for a batch
+	// with no rate yet (statusView.learn); 0 when unknown.
+	Learned time.Duration
 }
 
 // Finished reports whether every item is final.
@@ -25,13 +28,21 @@ func (p progress) ETA() (time.Duration, bool) {
 		return 0, true
 	}
 	if !(p.Rate > 0) || math.IsInf(p.Rate, 0) {
-		return 0, false
+		return p.Learned, p.Learned > 0
 	}
 	secs := float64(p.Total-p.Done) / p.Rate
 	if secs > float64(math.MaxInt64/int64(time.Second)) {
 		return 0, false
 	}
 	return time.Duration(secs * float64(time.Second)), true
+}
+
+// etaFrom names what ETA rests on.
+func (p progress) etaFrom() string {
+	if !(p.Rate > 0) && p.Learned > 0 && !p.Finished() {
+		return "learned"
+	}
+	return "rate"
 }
 
 // percent is Done/Total in per cent; an empty batch is complete.

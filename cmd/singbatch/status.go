@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/tasks"
 )
 
 // statusRateWindow is the span over which --watch measures the finishing rate: long
@@ -68,7 +69,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer func() { _ = rdb.Close() }()
-	st := &statusView{store: store, flags: f, now: time.Now, out: e.stdout}
+	st := &statusView{store: store, flags: f, now: time.Now, out: e.stdout, rate: cfg.UpstreamRate}
 	if f.watch {
 		return st.watch(ctx, isTerminal(e.stdout))
 	}
@@ -76,6 +77,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	st.learn(ctx, bs)
 	return st.print(bs, nil)
 }
 
@@ -96,6 +98,10 @@ type statusView struct {
 	flags statusFlags
 	now   func() time.Time
 	out   io.Writer
+	rate  float64 // UPSTREAM_RATE, for estimates from learned durations
+
+	learned    []tasks.ClassDuration    // what the workers learned (learn)
+	learnedETA map[string]time.Duration // per batch with no rate yet: its ETA by learned durations
 }
 
 // read returns the batch asked for, or every batch.
@@ -119,10 +125,13 @@ type batchStatus struct {
 	Counts  map[string]int64 `json:"counts"`
 	// Rate is items finished per second: over the last minute with --watch, else the
 	// average since the batch was created.
-	Rate       float64        `json:"rate"`
-	ETASeconds *float64       `json:"etaSeconds"` // null when unknown
-	Finished   bool           `json:"finished"`
-	Manifests  []manifestJSON `json:"manifests"`
+	Rate       float64  `json:"rate"`
+	ETASeconds *float64 `json:"etaSeconds"` // null when unknown
+	// ETAFrom says what the ETA rests on: "rate" (items finished so far) or "learned"
+	// (nothing finished yet: the durations learned from the service).
+	ETAFrom   string         `json:"etaFrom,omitempty"`
+	Finished  bool           `json:"finished"`
+	Manifests []manifestJSON `json:"manifests"`
 }
 
 type manifestJSON struct {
@@ -143,7 +152,8 @@ func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress {
 			rate = float64(done) / el
 		}
 	}
-	return progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed], Rate: rate}
+	return progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed], Rate: rate,
+		Learned: s.learnedETA[b.Name]}
 }
 
 func (s *statusView) statusJSON(b batch.BatchRecord, p progress) batchStatus {
@@ -154,7 +164,7 @@ func (s *statusView) statusJSON(b batch.BatchRecord, p progress) batchStatus {
 	}
 	if eta, ok := p.ETA(); ok {
 		secs := eta.Seconds()
-		st.ETASeconds = &secs
+		st.ETASeconds, st.ETAFrom = &secs, p.etaFrom()
 	}
 	for _, m := range b.Manifests {
 		st.Manifests = append(st.Manifests, manifestJSON{File: m.File, First: m.First.UTC().Format(time.RFC3339Nano),
@@ -203,6 +213,9 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 			eta := "unknown"
 			if d, ok := p.ETA(); ok {
 				eta = formatETA(d)
+				if p.etaFrom() == "learned" {
+					eta = "≈ " + eta + " (from the learned job durations)"
+				}
 			}
 			fmt.Fprintf(&b, ", rate %s/s (%s), ETA %s\n", formatRate(p.Rate), how, eta)
 		}
@@ -216,6 +229,7 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 				m.File, m.Added, m.Existing, m.Refused, m.Last.UTC().Format(time.RFC3339))
 		}
 	}
+	s.writeLearned(&b)
 	_, err := io.WriteString(s.out, b.String())
 	return err
 }

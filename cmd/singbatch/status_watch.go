@@ -20,13 +20,16 @@ func (s *statusView) watch(ctx context.Context, tty bool) error {
 	drawn := 0                  // lines of bars on the terminal
 	tick := time.NewTicker(s.flags.interval)
 	defer tick.Stop()
-	for {
+	for round := 0; ; round++ {
 		bs, err := s.read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
+		}
+		if round == 0 {
+			s.learn(ctx, bs) // until a rate is measured
 		}
 		if len(bs) == 0 {
 			_, err := fmt.Fprintln(s.out, "no batches")

@@ -72,6 +72,9 @@ func (c config) newWorker(rdb redis.UniversalClient, log *zap.Logger, tune func(
 	if c.WorkerConcurrency < 1 {
 		return nil, fmt.Errorf("configuration: WORKER_CONCURRENCY: must be at least 1, not %d", c.WorkerConcurrency)
 	}
+	if c.PollConcurrency < 1 {
+		return nil, fmt.Errorf("configuration: WORKER_POLL_CONCURRENCY: must be at least 1, not %d", c.PollConcurrency)
+	}
 	gateway, err := c.gatewayKey()
 	if err != nil {
 		return nil, err
@@ -95,6 +98,7 @@ func (c config) newWorker(rdb redis.UniversalClient, log *zap.Logger, tune func(
 	opts := tasks.WorkerOptions{
 		Redis:           rdb,
 		Concurrency:     c.WorkerConcurrency,
+		PollConcurrency: c.PollConcurrency,
 		Queues:          queues,
 		ShutdownTimeout: c.ShutdownTimeout,
 		Logger:          log,
