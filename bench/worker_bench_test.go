@@ -42,13 +42,12 @@ import (
 //
 // The time scale keeps the proportions of the real service: a song takes 46 simulated
 // seconds (11.5 s here), during which the account can make 230 calls, at the real 5/s
-// there and at benchRate here. So, as in production, a fixed-interval poller has more
-// jobs in flight than the rate can poll as often as it asks, while the predictive
-// poller (the worker's defaults: first poll at 1.15 × the median duration of recent
-// jobs, 60 s until three are known) polls most jobs once. It runs cold (a fresh Redis:
-// the whole burst is polled on the 60 s guess) and warm (a first batch of 40 songs has
-// taught it the median; only the second batch is measured). Durations are the worker's
-// defaults scaled by the time scale.
+// there and at benchRate here. The worker runs with its default poll settings, its
+// intervals scaled by the time scale as `singbatch run --sim` does; nothing tells it the
+// songs' duration. It runs cold (a fresh Redis: the first songs' scouts find the
+// duration out while the others wait) and warm (a first batch of 40 songs taught it;
+// only the second batch is measured). The fixed-interval baseline and other job
+// lengths are in bench/polling.
 
 const (
 	benchSongs     = 200
@@ -63,33 +62,21 @@ var benchCreds = upstream.Credentials{
 
 func BenchmarkWorkerCallsPerJob(b *testing.B) {
 	scaled := func(d time.Duration) time.Duration { return time.Duration(float64(d) * benchTimeScale) }
-	predictive := tasks.DefaultPollTiming()
-	predictive.DefaultSong = scaled(predictive.DefaultSong)
-	predictive.MinInterval = scaled(predictive.MinInterval)
-	predictive.MaxInterval = scaled(predictive.MaxInterval)
-	predictive.EstimateTTL = scaled(predictive.EstimateTTL)
-	// fixed polls every d from submission: no estimate, no backoff, no jitter.
-	fixed := func(d time.Duration) tasks.PollTiming {
-		return tasks.PollTiming{DefaultSong: scaled(d), MinSamples: 1 << 30, FirstFactor: 1, StepFraction: 1,
-			Growth: 1, Jitter: -1, MinInterval: scaled(d), MaxInterval: scaled(d), EstimateTTL: time.Hour}
-	}
+	learned := tasks.DefaultPollTiming()
+	learned.ProbeStart = scaled(learned.ProbeStart)
+	learned.MinInterval = scaled(learned.MinInterval)
+	learned.MaxInterval = scaled(learned.MaxInterval)
 	for _, c := range []struct {
 		name   string
-		poll   tasks.PollTiming
 		warmup int // songs run through the same stack before the measured batch
 	}{
-		// Cold: every job of the burst is polled on the default guess (60 s).
-		{"predictive-cold", predictive, 0},
-		// Warm: a first batch taught the median; the measured batch is polled on it.
-		{"predictive-warm", predictive, 40},
-		{"fixed-5s", fixed(5 * time.Second), 0},
-		{"fixed-15s", fixed(15 * time.Second), 0},
-		{"fixed-30s", fixed(30 * time.Second), 0},
+		{"learned-cold", 0},
+		{"learned-warm", 40},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var total benchResult
 			for range b.N {
-				total.add(runBatch(b, c.poll, c.warmup))
+				total.add(runBatch(b, learned, c.warmup))
 			}
 			total.report(b)
 		})

@@ -116,7 +116,13 @@ type LimiterKeys struct {
 // LimiterOptions configure a Limiter. Zero values take the defaults given per field.
 type LimiterOptions struct {
 	Rate        float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
-	SubmitShare float64 // fraction of the rate guaranteed to submit, in (0,1); poll gets the rest. Default 0.5
+	// SubmitShare is the fraction of the rate guaranteed to submit, in (0,1); poll gets
+	// the rest. Default 0.3: a job is polled about once when its duration is learned,
+	// so under a backlog polls ask for about as much as submissions; at an even split
+	// they would queue at exactly their share, and every result would wait for it. At
+	// 0.7 they never queue, and submissions borrow whatever polls leave, so a backlog
+	// moves as fast.
+	SubmitShare float64
 	Keys        LimiterKeys
 
 	Margin            float64       // GCRA runs at Margin × rate to absorb jitter. Default 0.97
@@ -237,7 +243,7 @@ func (o LimiterOptions) withDefaults() (LimiterOptions, error) {
 		return bad("Rate", o.Rate)
 	}
 	if o.SubmitShare == 0 {
-		o.SubmitShare = 0.5
+		o.SubmitShare = 0.3
 	}
 	if !(o.SubmitShare > 0 && o.SubmitShare < 1) {
 		return bad("SubmitShare", o.SubmitShare)

@@ -99,9 +99,9 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 
 // waitsInSchedule tells whether a poll due at due goes back to Asynq's schedule (free,
 // but kept in whole seconds) rather than wait in the handler: when it is further away
-// than ShortWait and not within the next whole second anyway.
+// than ShortWait, and further than enqueuePoll's lead could bring it.
 func (h *Handlers) waitsInSchedule(now, due time.Time) bool {
-	return due.Sub(now) > h.set.Poll.ShortWait && due.Unix() > now.Unix()+1
+	return due.Sub(now) > h.set.Poll.ShortWait && due.Add(-pollLead).Unix() > now.Unix()
 }
 
 // aimed is when a poll should run next and what it then does.
@@ -215,19 +215,23 @@ func (h *Handlers) schedulePoll(ctx context.Context, rec batch.ItemRecord, p Pol
 	return h.enqueuePoll(ctx, next, due)
 }
 
-// enqueuePoll schedules a poll due at due. Asynq keeps scheduled times in whole
-// seconds (a task runs from the start of its second, at the next
-// DelayedTaskCheckInterval) and its handler waits out the rest: it runs on time, or a
-// check interval late, holding its worker slot for less than a second. A poll due
-// within the next second anyway is queued at once and waits in its handler.
+// pollLead is how far ahead of its due time a poll task is scheduled. Asynq keeps
+// scheduled times in whole seconds and moves due tasks every DelayedTaskCheckInterval
+// (1 s): a task put a second ahead starts between two seconds early and on time, and
+// waits out the rest in its handler (ShortWait covers it), so it calls on time.
+const pollLead = time.Second
+
+// enqueuePoll schedules a poll due at due. One due within the next second anyway is
+// queued at once and waits in its handler.
 func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time) error {
 	now := h.now()
-	if due.Unix() <= now.Unix()+1 {
-		due = now
+	at := due.Add(-pollLead)
+	if at.Unix() <= now.Unix() {
+		at = now
 	}
-	t, err := NewPollTask(p, max(due.Sub(now), 0))
+	t, err := NewPollTask(p, max(at.Sub(now), 0))
 	if err != nil {
 		return err
 	}
-	return h.enqueue(ctx, t, asynq.ProcessAt(due))
+	return h.enqueue(ctx, t, asynq.ProcessAt(at))
 }

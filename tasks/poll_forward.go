@@ -21,10 +21,9 @@ const (
 	bringForwardMax  = 200_000
 )
 
-// bringForward runs now every scheduled poll of a class that is due later than
-// ShortWait: its estimate just appeared or dropped, so these polls were aimed too late
-// (or parked, waiting for the scouts). Each re-aims itself on the new estimate without
-// a call, or calls if its job is due. At most one process scans a class per MinInterval;
+// bringForward runs now every scheduled poll of a class: its estimate just appeared or
+// dropped, so these polls were aimed too late (or parked, waiting for the scouts). Each
+// re-aims itself on the new estimate without a call, or calls if its job is due. At most one process scans a class per MinInterval;
 // polls scheduled meanwhile are aimed on the new estimate anyway. Best effort: a poll
 // not brought forward still runs at its own time.
 func (h *Handlers) bringForward(ctx context.Context, class string) {
@@ -34,7 +33,6 @@ func (h *Handlers) bringForward(ctx context.Context, class string) {
 	if first, err := h.store.TryOnce(ctx, "bring-forward:"+class, h.set.Poll.MinInterval); err != nil || !first {
 		return
 	}
-	now := h.now()
 	var due []string
 	for page := 1; page*bringForwardPage <= bringForwardMax; page++ {
 		infos, err := h.inspector.ListScheduledTasks(QueuePoll, asynq.PageSize(bringForwardPage), asynq.Page(page))
@@ -46,7 +44,7 @@ func (h *Handlers) bringForward(ctx context.Context, class string) {
 		}
 		for _, ti := range infos {
 			var p PollPayload
-			if json.Unmarshal(ti.Payload, &p) == nil && p.Class == class && ti.NextProcessAt.Sub(now) > h.set.Poll.ShortWait {
+			if json.Unmarshal(ti.Payload, &p) == nil && p.Class == class {
 				due = append(due, ti.ID)
 			}
 		}

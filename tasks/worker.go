@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,10 @@ const (
 	DefaultPollConcurrency = 50
 	DefaultShutdownTimeout = 30 * time.Second
 )
+
+// pollTaskCheckInterval bounds how long an idle poll pool waits before looking at its
+// queue again: one cheap Redis script per 100 ms per idle process.
+const pollTaskCheckInterval = 100 * time.Millisecond
 
 // WorkerOptions configure the asynq server of a Worker.
 type WorkerOptions struct {
@@ -175,7 +180,12 @@ func (h *Handlers) ServerConfigs(opts WorkerOptions) ([]asynq.Config, error) {
 		cfgs = append(cfgs, pool(opts.Concurrency, submit))
 	}
 	if _, ok := opts.Queues[QueuePoll]; ok {
-		cfgs = append(cfgs, pool(opts.PollConcurrency, map[string]int{QueuePoll: 1}))
+		polls := pool(opts.PollConcurrency, map[string]int{QueuePoll: 1})
+		// The poll pool is often idle between due polls, and an idle asynq pool looks
+		// at its queues again only after 0.5–1.5 × this: a poll brought forward or just
+		// due would wait that long.
+		polls.TaskCheckInterval = min(cmp.Or(opts.TaskCheckInterval, time.Second), pollTaskCheckInterval)
+		cfgs = append(cfgs, polls)
 	}
 	return cfgs, nil
 }

@@ -41,6 +41,7 @@ func main() {
 	flag.IntVar(&o.jobs, "jobs", 100, "jobs per run")
 	flag.Float64Var(&o.rate, "rate", 20, "account rate limit, requests/s (real time)")
 	flag.Float64Var(&o.jitter, "jitter", 0.1, "the simulator's spread of durations: each is ×U[1-j, 1+j]")
+	flag.Float64Var(&o.submitShare, "submit-share", 0, "the limiter's SubmitShare (0: its default)")
 	flag.StringVar(&only, "only", "", "run only the scenarios whose names contain `TEXT`")
 	flag.StringVar(&out, "out", "", "write the Markdown results to `FILE` (default: stdout only)")
 	flag.Parse()
@@ -68,10 +69,11 @@ func main() {
 }
 
 type options struct {
-	jobs   int
-	rate   float64
-	jitter float64
-	log    *os.File
+	jobs        int
+	rate        float64
+	jitter      float64
+	submitShare float64
+	log         *os.File
 }
 
 // scenario is one kind of job at one length.

@@ -68,7 +68,7 @@ func newWorld(ctx context.Context, o options, sc scenario) (*world, error) {
 		w.close()
 		return nil, err
 	}
-	lim, err := tasks.NewLimiter(w.rdb, tasks.LimiterOptions{Rate: o.rate,
+	lim, err := tasks.NewLimiter(w.rdb, tasks.LimiterOptions{Rate: o.rate, SubmitShare: o.submitShare,
 		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()}})
 	if err != nil {
 		w.close()
