@@ -117,11 +117,13 @@ type LimiterKeys struct {
 type LimiterOptions struct {
 	Rate        float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
 	// SubmitShare is the fraction of the rate guaranteed to submit, in (0,1); poll gets
-	// the rest. Default 0.3: a job is polled about once when its duration is learned,
-	// so under a backlog polls ask for about as much as submissions; at an even split
-	// they would queue at exactly their share, and every result would wait for it. At
-	// 0.7 they never queue, and submissions borrow whatever polls leave, so a backlog
-	// moves as fast.
+	// the rest. Default 0.1: polls come first. A job is polled about once when its
+	// duration is learned, so polls never take much; but submissions run at the full
+	// rate until the first jobs end, and then the jobs end as fast as they were
+	// submitted: at an even split, polls would queue behind submissions and every
+	// result would be late (measured: p95 lag 40 % of the job's duration at 0.5 or 0.3,
+	// 20 % at 0.1, the same makespan). Submissions borrow whatever polls leave, and keep
+	// a tenth of the rate whatever they ask.
 	SubmitShare float64
 	Keys        LimiterKeys
 
@@ -243,7 +245,7 @@ func (o LimiterOptions) withDefaults() (LimiterOptions, error) {
 		return bad("Rate", o.Rate)
 	}
 	if o.SubmitShare == 0 {
-		o.SubmitShare = 0.3
+		o.SubmitShare = 0.1
 	}
 	if !(o.SubmitShare > 0 && o.SubmitShare < 1) {
 		return bad("SubmitShare", o.SubmitShare)

@@ -14,8 +14,9 @@
 //   - default: the default settings;
 //   - hint÷50, hint×50: POLL_HINT_* wrong by 50× in each direction;
 //   - truth: POLL_HINT_* set to the true mean duration (the reference);
-//   - naive: CreateJob, then GetJob every second (real time) until the job ends, from
-//     as many goroutines as the worker has, behind the same limiter.
+//   - naive 1 s: CreateJob, then GetJob every second of real time (1 s / scale of
+//     simulated time: 30 s for the 5 min songs) until the job ends, from as many
+//     goroutines as the worker has, behind the same limiter.
 //
 // Figures: makespan (enqueue → last item final) and its ratio to truth's; upstream calls
 // per finished job; the lag from the service's completedAt to the record, p50 and p95,
@@ -24,8 +25,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -61,7 +64,12 @@ func main() {
 	md := markdown(o, results, strings.Join(os.Args[1:], " "))
 	fmt.Print(md)
 	if out != "" {
-		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		old, err := os.ReadFile(out)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := os.WriteFile(out, []byte(withNotes(md, string(old))), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

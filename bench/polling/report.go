@@ -10,7 +10,7 @@ import (
 // markdown renders the results, with the machine and the command.
 func markdown(o options, results []scenarioResult, args string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Polling across job lengths\n\n")
+	fmt.Fprintf(&b, "# Polling across job lengths\n\n")
 	fmt.Fprintf(&b, "```sh\ngo run ./bench/polling %s\n```\n\n", args)
 	fmt.Fprintf(&b, "%s, %d CPUs, %s, %s. %d jobs per run enqueued at once, rate limit %g requests/s, "+
 		"job durations ×U[%.2f, %.2f] around the scenario's mean. Times are simulated (real × 1/scale).\n\n",
@@ -35,7 +35,57 @@ func markdown(o options, results []scenarioResult, args string) string {
 				short(r.lagP50), short(r.lagP95), 100*r.shareP95, r.maxRate, r.throttle)
 		}
 	}
+	b.WriteString("\nGoals, for the variants without the truth (default, hint÷50, hint×50): makespan within " +
+		"1.15 × truth's, at most 2.2 upstream calls per job, p95 lag at most 20 % of the job's duration.\n\n")
+	b.WriteString("| scenario | makespan ≤ 1.15 × truth | calls/job ≤ 2.2 | p95 lag ≤ 20 % |\n|---|---|---|---|\n")
+	for _, sr := range results {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", sr.sc.name, sr.worst(func(r runResult, truth time.Duration) (float64, bool) {
+			x := float64(r.makespan) / float64(truth)
+			return x, x <= 1.15
+		}, "%.2f"), sr.worst(func(r runResult, _ time.Duration) (float64, bool) {
+			x := float64(r.calls) / float64(r.jobs)
+			return x, x <= 2.2
+		}, "%.2f"), sr.worst(func(r runResult, _ time.Duration) (float64, bool) {
+			return 100 * r.shareP95, r.shareP95 <= 0.2
+		}, "%.0f %%"))
+	}
 	return b.String()
+}
+
+// worst is the worst figure of the variants that are not told the truth, with a tick
+// when every one meets its goal.
+func (sr scenarioResult) worst(figure func(r runResult, truth time.Duration) (float64, bool), format string) string {
+	var truth time.Duration
+	for _, r := range sr.runs {
+		if r.v.name == "truth" {
+			truth = r.makespan
+		}
+	}
+	worst, ok := 0.0, true
+	for _, r := range sr.runs {
+		if r.v.naive || r.v.name == "truth" || truth == 0 {
+			continue
+		}
+		x, met := figure(r, truth)
+		worst, ok = max(worst, x), ok && met
+	}
+	mark := "✓"
+	if !ok {
+		mark = "✗"
+	}
+	return fmt.Sprintf("%s worst "+format, mark, worst)
+}
+
+// keepMarker starts the hand-written part of the -out file (comments on the figures),
+// which a new run keeps after its own section.
+const keepMarker = "<!-- Hand-written from here on; bench/polling keeps it when it rewrites this file. -->"
+
+// withNotes appends old's hand-written part, if any, to a new run's section.
+func withNotes(md, old string) string {
+	if i := strings.Index(old, keepMarker); i >= 0 {
+		return md + "\n" + old[i:]
+	}
+	return md
 }
 
 // short prints a duration with about three significant digits.
