@@ -38,6 +38,7 @@ package batch
 // Every rule of the API contract is checked while reading, before anything is sent.
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -208,8 +209,9 @@ func (r *Reader) readLine() (Item, bool) {
 }
 
 // ReadManifests reads manifests as one batch, in order: each name is a file, or "-" for
-// stdin. The format applies to every name; FormatAuto chooses by extension, and stdin
-// then needs an explicit format. Ids must be unique across all the manifests.
+// stdin. The format applies to every name; FormatAuto chooses a file's by its
+// extension, and standard input's by its content (sniffFormat). Ids must be unique
+// across all the manifests.
 //
 // The sequence yields each good item with a nil error, and a *LineError for each
 // problem of a bad line, then goes on. Any other error (a name or format it cannot
@@ -263,8 +265,6 @@ func manifestFormats(names []string, stdin io.Reader, format Format) ([]Format, 
 			return nil, errors.New(`manifest "-" (stdin) given more than once`)
 		case name == "-" && stdin == nil:
 			return nil, errors.New(`manifest "-": no standard input`)
-		case name == "-" && format == FormatAuto:
-			return nil, fmt.Errorf("manifest %s: %w: give the format of standard input (jsonl or csv)", StdinName, ErrUnknownFormat)
 		case name == "-":
 			stdinSeen = true
 			formats[i] = format
@@ -284,6 +284,10 @@ func manifestFormats(names []string, stdin io.Reader, format Format) ([]Format, 
 // readManifest yields one manifest's items and problems; false means stop.
 func readManifest(name string, stdin io.Reader, format Format, sets *batchSets, yield func(Item, error) bool) bool {
 	r, display := stdin, StdinName
+	if name == "-" && format == FormatAuto {
+		br := bufio.NewReader(stdin)
+		format, r = sniffFormat(br), br
+	}
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -322,4 +326,28 @@ type recordSource interface {
 	// normalizing (only ps is reported). err is io.EOF at the end, or a read failure.
 	next(e *entry, ps *problems) (line int, decoded bool, err error)
 	format() Format
+}
+
+// sniffFormat tells a manifest's format from its content, without consuming it: JSON
+// Lines when the first byte that is not blank (nor a byte-order mark) is '{', else CSV,
+// whose first row is its header. An empty input reads as JSON Lines, without items.
+func sniffFormat(r *bufio.Reader) Format {
+	for n := 1; ; n++ {
+		b, err := r.Peek(n)
+		if len(b) < n {
+			return FormatJSONL
+		}
+		c := b[n-1]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		case n <= 3 && c == "\xef\xbb\xbf"[n-1]: // UTF-8 byte-order mark
+		case c == '{':
+			return FormatJSONL
+		default:
+			return FormatCSV
+		}
+		if err != nil {
+			return FormatJSONL
+		}
+	}
 }

@@ -32,7 +32,7 @@ type EnqueueOptions struct {
 	Batch     string       // required; see batch.ValidBatchName
 	Manifests []string     // file names, in order; "-" reads Stdin
 	Stdin     io.Reader    // for "-"
-	Format    batch.Format // batch.FormatAuto: by extension (stdin needs one)
+	Format    batch.Format // batch.FormatAuto: by extension (stdin: by content)
 	// Strict: if any line is invalid, or a training's model name is taken, nothing is
 	// written. The input is read twice (standard input is spooled to a temporary file
 	// in TempDir, default os.TempDir()); the first pass keeps a hash of every id in

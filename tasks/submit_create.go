@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -29,6 +30,11 @@ func (h *Handlers) createBudget() time.Duration {
 func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed time.Time) error {
 	req := rec.Request
 	req.CustomID = rec.CustomID
+	if req.Timeout <= 0 {
+		// The service must give up when the worker does (poll.go, deadline), or it
+		// would go on working, and billing, on a job whose result nobody records.
+		req.Timeout = int(math.Ceil(h.set.DefaultJobTimeout.Seconds()))
+	}
 	deadline := claimed.Add(h.createBudget())
 	cctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()

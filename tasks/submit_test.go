@@ -211,3 +211,33 @@ func TestSubmitHonoursContext(t *testing.T) {
 		t.Error("a cancelled run counts as a failure")
 	}
 }
+
+// Every CreateJob carries a timeout: the manifest's, else DefaultJobTimeout, the one the
+// worker gives up after.
+func TestSubmitSendsTimeout(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	sent := map[string]int{}
+	fake := &fakeAPI{create: func(_ context.Context, req *upstream.CreateJobRequest) (*upstream.Job, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent[req.CustomID] = req.Timeout
+		return &upstream.Job{ID: "job-" + req.CustomID, State: upstream.StateSubmitted, CustomID: req.CustomID}, nil
+	}}
+	b := newBundle(t, func(c *bundleConfig) { c.fake = fake })
+	b.addManifest("b", `{"id":"s1","kind":"song","text":"la","contentId":"repo1"}
+{"id":"s2","kind":"song","text":"la","contentId":"repo1","timeout":90}
+`)
+	for id, want := range map[string]int{"s1": int(b.h.Settings().DefaultJobTimeout.Seconds()), "s2": 90} {
+		if err := b.h.ProcessSubmit(context.Background(), b.submitTask("b", id)); err != nil {
+			t.Fatal(err)
+		}
+		rec := b.item("b", id)
+		mu.Lock()
+		got := sent[rec.CustomID]
+		mu.Unlock()
+		if got != want || want == 0 {
+			t.Errorf("%s: CreateJob timeout %d, want %d", id, got, want)
+		}
+	}
+}

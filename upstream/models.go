@@ -31,30 +31,30 @@ func (c *Client) ListModels(ctx context.Context, offset, limit int) (*ListModels
 	return resp.ListModelsResponse, nil
 }
 
-// AllModels walks every page of MaxListLimit models. It stops on a short page or once
-// total models came back; a service that keeps sending full pages past maxModelPages,
+// AllModels walks the pages of models until it has total of them, or, when the service
+// gives no total, until a page comes back empty. A short page proves nothing: a service
+// may cap its pages below the limit asked for. An empty page always ends the walk (a
+// total that overstates), and a service that keeps sending pages past maxModelPages,
 // or sends the same page again, is an error rather than an endless loop.
 func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
-	var all []Model
+	all := []Model{}
 	prevFirst := ""
 	for page := 0; page < maxModelPages; page++ {
 		resp, err := c.ListModels(ctx, len(all), MaxListLimit)
 		if err != nil {
 			return nil, fmt.Errorf("all models, offset %d: %w", len(all), err)
 		}
-		if len(resp.Models) > 0 {
-			if page > 0 && resp.Models[0].Name == prevFirst {
-				return nil, fmt.Errorf("all models, offset %d: the service sent the previous page again", len(all))
-			}
-			prevFirst = resp.Models[0].Name
+		if len(resp.Models) == 0 {
+			return all, nil
 		}
+		if page > 0 && resp.Models[0].Name == prevFirst {
+			return nil, fmt.Errorf("all models, offset %d: the service sent the previous page again", len(all))
+		}
+		prevFirst = resp.Models[0].Name
 		all = append(all, resp.Models...)
-		if len(resp.Models) < MaxListLimit || (resp.Total > 0 && len(all) >= resp.Total) {
-			if all == nil {
-				all = []Model{}
-			}
+		if resp.Total > 0 && len(all) >= resp.Total {
 			return all, nil
 		}
 	}
-	return nil, fmt.Errorf("all models: still full pages after %d models; giving up", len(all))
+	return nil, fmt.Errorf("all models: still more after %d models; giving up", len(all))
 }

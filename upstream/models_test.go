@@ -13,6 +13,11 @@ import (
 
 // modelServer serves n models by offset and limit; reportTotal is what it claims as total.
 func modelServer(t *testing.T, n, reportTotal int) http.HandlerFunc {
+	return cappedModelServer(t, n, reportTotal, 0)
+}
+
+// cappedModelServer is modelServer sending at most pageCap models a page (0: limit).
+func cappedModelServer(t *testing.T, n, reportTotal, pageCap int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var env upstream.Envelope
 		if err := json.NewDecoder(r.Body).Decode(&env); err != nil || env.ListModelsRequest == nil {
@@ -21,8 +26,12 @@ func modelServer(t *testing.T, n, reportTotal int) http.HandlerFunc {
 			return
 		}
 		req := env.ListModelsRequest
+		limit := req.Limit
+		if pageCap > 0 {
+			limit = min(limit, pageCap)
+		}
 		resp := upstream.ListModelsResponse{Total: reportTotal, Models: []upstream.Model{}}
-		for i := req.Offset; i < min(n, req.Offset+req.Limit); i++ {
+		for i := req.Offset; i < min(n, req.Offset+limit); i++ {
 			resp.Models = append(resp.Models, upstream.Model{Name: fmt.Sprintf("m%06d", i), CreatedAt: upstream.Millis(1000 + i)})
 		}
 		_ = json.NewEncoder(w).Encode(upstream.Response{RequestID: "r", ListModelsResponse: &resp})
@@ -48,20 +57,24 @@ func modelRequests(t *testing.T, b *clientBundle) []upstream.ListModelsRequest {
 func TestAllModels(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		n     int
-		total int
-		pages int
+		name    string
+		n       int
+		total   int
+		pageCap int
+		offsets []int
 	}{
-		{"250 models", 250, 250, 3},
-		{"250 models, no total", 250, 0, 3},
-		{"exactly 200, total stops the walk", 200, 200, 2},
-		{"exactly 200, no total needs an empty page", 200, 0, 3},
-		{"none", 0, 0, 1},
+		{"250 models", 250, 250, 0, []int{0, 100, 200}},
+		{"250 models, no total needs an empty page", 250, 0, 0, []int{0, 100, 200, 250}},
+		{"exactly 200, total stops the walk", 200, 200, 0, []int{0, 100}},
+		{"exactly 200, no total needs an empty page", 200, 0, 0, []int{0, 100, 200}},
+		{"pages capped at 80, by total", 250, 250, 80, []int{0, 80, 160, 240}},
+		{"pages capped at 80, no total", 250, 0, 80, []int{0, 80, 160, 240, 250}},
+		{"total overstated: an empty page ends it", 150, 500, 0, []int{0, 100, 150}},
+		{"none", 0, 0, 0, []int{0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setupClient(t, modelServer(t, tc.n, tc.total))
+			b := setupClient(t, cappedModelServer(t, tc.n, tc.total, tc.pageCap))
 			models, err := b.client.AllModels(t.Context())
 			if err != nil {
 				t.Fatalf("AllModels: %v", err)
@@ -75,8 +88,8 @@ func TestAllModels(t *testing.T) {
 				}
 			}
 			var want []upstream.ListModelsRequest
-			for p := range tc.pages {
-				want = append(want, upstream.ListModelsRequest{Offset: p * 100, Limit: 100, Type: 2})
+			for _, off := range tc.offsets {
+				want = append(want, upstream.ListModelsRequest{Offset: off, Limit: 100, Type: 2})
 			}
 			if got := modelRequests(t, b); !reflect.DeepEqual(got, want) {
 				t.Errorf("requests %+v, want %+v", got, want)

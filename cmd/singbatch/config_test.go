@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"flag"
 	"os"
 	"reflect"
 	"regexp"
@@ -147,4 +149,21 @@ func cliSortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// Every command's --help works whatever the environment holds: flags are parsed before
+// the configuration is loaded.
+func TestHelpWithMalformedEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		var out, errOut syncBuffer
+		e := testEnv("", &out, &errOut, []string{"UPSTREAM_RATE=abc", "WORKER_CONCURRENCY=many", "POLL_DEFAULT_SONG=60s"})
+		err := dispatch(t.Context(), e, []string{c.name, "--help"})
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s --help: %v", c.name, err)
+		}
+		if !strings.Contains(out.String(), "usage: singbatch "+c.name) {
+			t.Errorf("%s --help printed %q", c.name, out.String())
+		}
+	}
 }

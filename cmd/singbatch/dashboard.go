@@ -47,11 +47,11 @@ func parseDashboardFlags(e env, args []string) (dashboardFlags, error) {
 }
 
 func runDashboard(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseDashboardFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseDashboardFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}

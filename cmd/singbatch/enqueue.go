@@ -32,7 +32,7 @@ func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
 	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (required): letters, digits, '_', '-', '.'")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and print the plan (items, models, upstream calls, time); write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any line is invalid (default: enqueue the valid lines)")
-	fs.StringVar(&format, "format", "", "manifest format `jsonl|csv` (default: by file extension; required for -)")
+	fs.StringVar(&format, "format", "", "manifest format `jsonl|csv` (default: by file extension; for -, by content: JSON Lines if it starts with {, else CSV)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return f, err
@@ -54,11 +54,11 @@ func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
 }
 
 func runEnqueue(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseEnqueueFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseEnqueueFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}

@@ -346,10 +346,6 @@ func TestEnqueueUsage(t *testing.T) {
 		}
 	}
 	// Errors that are not about the command line.
-	_, _, err := b.run(t.Context(), "", "enqueue", "--batch", "b1", "-")
-	if err == nil || !strings.Contains(err.Error(), "give the format of standard input") {
-		t.Errorf("stdin without format: %v", err)
-	}
 	missing := b.dir + "/missing.jsonl"
 	out, _, err := b.run(t.Context(), "", "enqueue", "--batch", "b1", path, missing)
 	if err == nil || !strings.Contains(err.Error(), missing) || out != "" {
@@ -361,5 +357,30 @@ func TestEnqueueUsage(t *testing.T) {
 	_, _, err = b.run(canceled, "", "enqueue", "--batch", "b1", path)
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "run the same command again to finish") {
 		t.Errorf("interrupted: %v", err)
+	}
+}
+
+// Standard input's format is told from its content; --format still forces it.
+func TestEnqueueStdinFormatFromContent(t *testing.T) {
+	t.Parallel()
+	b := newCLI(t)
+	jsonl := "\n  " + cliSongLines("j", 1, 2)
+	csv := "id,kind,url,content_id\nc-1,song,https://cdn.example.com/1.mp3,repo1\n"
+	for _, strict := range []string{"", "--strict"} {
+		name := "plain" + strict
+		args := []string{"enqueue", "--batch", name, "-"}
+		if strict != "" {
+			args = append(args, strict)
+		}
+		b.mustRun(jsonl, args...)
+		b.mustRun(csv, args...)
+		assertList(t, name+" records", b.items(name), []string{
+			"j-0001 pending 1 stdin:2", "j-0002 pending 1 stdin:3", "c-1 pending 1 stdin:2",
+		})
+	}
+	// Forced: JSON read as CSV is a bad line, not a guess.
+	_, errOut, err := b.run(t.Context(), cliSongLines("f", 1, 1), "enqueue", "--batch", "forced", "--format", "csv", "-")
+	if err == nil || !strings.Contains(errOut, "stdin:1: line: invalid CSV") {
+		t.Errorf("forced csv: %v, stderr %q", err, errOut)
 	}
 }

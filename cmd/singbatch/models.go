@@ -56,11 +56,11 @@ type modelJSON struct {
 }
 
 func runModels(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseModelsFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseModelsFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}

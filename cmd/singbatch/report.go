@@ -61,11 +61,11 @@ func stateNames() string {
 }
 
 func runReportCommand(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseReportFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseReportFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}

@@ -106,11 +106,11 @@ func (e *runFailedError) Error() string {
 var errRunInterrupted = errors.New("run: interrupted before every item was final")
 
 func runRun(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseRunFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseRunFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}

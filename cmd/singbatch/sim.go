@@ -49,8 +49,10 @@ type simFlags struct {
 	faults       sim.Faults
 }
 
-func parseSimFlags(e env, cfg config, args []string) (simFlags, error) {
-	f := simFlags{creds: upstream.Credentials{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey}}
+// parseSimFlags reads the flags; credentials not given take the environment's later
+// (withCredentials), so that --help works whatever the environment holds.
+func parseSimFlags(e env, args []string) (simFlags, error) {
+	var f simFlags
 	fs := newFlagSet(e, "sim", "[flags]")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address `HOST:PORT` (port 0 picks a free one)")
 	fs.Var(secretFlag{&f.creds.SecretID}, "secret-id", "`ID` clients must send as secretId (default $UPSTREAM_SECRET_ID)")
@@ -79,22 +81,36 @@ func parseSimFlags(e env, cfg config, args []string) (simFlags, error) {
 	if fs.NArg() > 0 {
 		return f, usageError{fmt.Sprintf("sim: unexpected argument %q", fs.Arg(0))}
 	}
-	if f.creds.SecretID.IsZero() || f.creds.SecretKey.IsZero() {
-		return f, usageError{"sim: the credentials clients must send are required: --secret-id and --secret-key, or UPSTREAM_SECRET_ID and UPSTREAM_SECRET_KEY"}
-	}
 	if !(f.timeScale > 0) {
 		return f, usageError{fmt.Sprintf("sim: --time-scale must be positive, not %v", f.timeScale)}
 	}
 	return f, nil
 }
 
+// withCredentials fills the credentials the flags did not give from the environment.
+func (f simFlags) withCredentials(cfg config) (simFlags, error) {
+	if f.creds.SecretID.IsZero() {
+		f.creds.SecretID = cfg.SecretID
+	}
+	if f.creds.SecretKey.IsZero() {
+		f.creds.SecretKey = cfg.SecretKey
+	}
+	if f.creds.SecretID.IsZero() || f.creds.SecretKey.IsZero() {
+		return f, usageError{"sim: the credentials clients must send are required: --secret-id and --secret-key, or UPSTREAM_SECRET_ID and UPSTREAM_SECRET_KEY"}
+	}
+	return f, nil
+}
+
 func runSim(ctx context.Context, e env, args []string) error {
+	f, err := parseSimFlags(e, args)
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}
-	f, err := parseSimFlags(e, cfg, args)
-	if err != nil {
+	if f, err = f.withCredentials(cfg); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg, e.stderr)

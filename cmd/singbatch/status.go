@@ -56,11 +56,11 @@ func parseStatusFlags(e env, args []string) (statusFlags, error) {
 }
 
 func runStatus(ctx context.Context, e env, args []string) error {
-	cfg, err := loadConfig(e)
+	f, err := parseStatusFlags(e, args)
 	if err != nil {
 		return err
 	}
-	f, err := parseStatusFlags(e, args)
+	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
 	}
