@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -518,7 +519,6 @@ func TestReadManifestsRejectsBadNamesBeforeReading(t *testing.T) {
 		is     error
 	}{
 		{"unknown extension", []string{valid, "notes.txt"}, nil, FormatAuto, ErrUnknownFormat},
-		{"stdin without format", []string{valid, "-"}, strings.NewReader(""), FormatAuto, ErrUnknownFormat},
 		{"stdin twice", []string{"-", "-"}, strings.NewReader(""), FormatJSONL, nil},
 		{"no stdin", []string{"-"}, nil, FormatJSONL, nil},
 	}
@@ -600,4 +600,27 @@ func TestReadManifestsWithoutDuplicateCheck(t *testing.T) {
 	assertLines(t, "problems", problems, []string{
 		csvName + `:3: model: training model "alice_v1" already trained by an earlier line of this batch`,
 	})
+}
+
+func TestSniffFormat(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]Format{
+		`{"id":"a"}`:                 FormatJSONL,
+		"\n\n  \t{\"id\":\"a\"}":     FormatJSONL,
+		"\xef\xbb\xbf{\"id\":\"a\"}": FormatJSONL,
+		"id,kind\na,song\n":          FormatCSV,
+		"\xef\xbb\xbfid,kind\n":      FormatCSV,
+		"\n\"id\",kind\n":            FormatCSV,
+		"":                           FormatJSONL,
+		"   \n":                      FormatJSONL,
+	} {
+		br := bufio.NewReader(strings.NewReader(in))
+		if got := sniffFormat(br); got != want {
+			t.Errorf("sniffFormat(%q) = %v, want %v", in, got, want)
+		}
+		// Nothing was consumed.
+		if rest, _ := io.ReadAll(br); string(rest) != in {
+			t.Errorf("sniffFormat(%q) consumed input: %q left", in, rest)
+		}
+	}
 }

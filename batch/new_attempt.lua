@@ -31,7 +31,7 @@ end
 
 redis.call('HSET', KEYS[1], 'state', 'pending', 'attempt', tonumber(cur[2]) + 1,
   'enqueuedAt', now, 'updatedAt', now)
-redis.call('HDEL', KEYS[1], 'customId', 'jobId', 'submittedAt', 'startedAt', 'finishedAt',
+redis.call('HDEL', KEYS[1], 'customId', 'claimedAt', 'jobId', 'submittedAt', 'startedAt', 'finishedAt',
   'songName', 'outputRepository', 'outputPath', 'trainedModel', 'error')
 redis.call('HINCRBY', KEYS[3], cur[1], -1)
 redis.call('HINCRBY', KEYS[3], 'pending', 1)

@@ -33,6 +33,8 @@ var (
 	claimScoutLua string
 	//go:embed release_scout.lua
 	releaseScoutLua string
+	//go:embed claim_age.lua
+	claimAgeLua string
 )
 
 // Store reads and writes the Redis records of batches, items and models. Every change
@@ -53,6 +55,7 @@ type Store struct {
 	setModel       *redis.Script
 	claimScout     *redis.Script
 	releaseScout   *redis.Script
+	claimAge       *redis.Script
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in
@@ -74,6 +77,7 @@ func NewStore(rdb redis.UniversalClient, keys Keys, clock func() time.Time) *Sto
 		setModel:       redis.NewScript(setModelLua),
 		claimScout:     redis.NewScript(claimScoutLua),
 		releaseScout:   redis.NewScript(releaseScoutLua),
+		claimAge:       redis.NewScript(claimAgeLua),
 	}
 }
 

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -165,4 +166,25 @@ func (s *Store) runItemScript(ctx context.Context, sc *redis.Script, batch, id s
 		}
 		return false, ItemRecord{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
+}
+
+// ErrNoClaimTime means an item's claim was recorded without its Redis time (by an older
+// version): the caller falls back to the record's own times.
+var ErrNoClaimTime = errors.New("claim recorded without its time")
+
+// ClaimAge is how long ago an attempt of an item was claimed (moved to submitting), on
+// Redis's clock: workers' clocks may disagree, and a worker whose clock runs ahead
+// must not judge a fresh claim stale and create its job a second time.
+func (s *Store) ClaimAge(ctx context.Context, batch, id string, attempt int) (time.Duration, error) {
+	ms, err := s.claimAge.Run(ctx, s.rdb, []string{s.keys.Item(batch, id)}, strconv.Itoa(attempt)).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("claim age of %s/%s: %w", batch, id, err)
+	}
+	switch ms {
+	case -2:
+		return 0, fmt.Errorf("claim age of %s/%s attempt %d: %w", batch, id, attempt, ErrItemNotFound)
+	case -1:
+		return 0, fmt.Errorf("claim age of %s/%s: %w", batch, id, ErrNoClaimTime)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }

@@ -37,6 +37,12 @@ local set = {'state', to}
 for i = 6 + k, #ARGV do
   set[#set + 1] = ARGV[i]
 end
+if to == 'submitting' then
+  -- The claim's time on Redis's clock, the one clock every worker shares (ClaimAge).
+  local t = redis.call('TIME')
+  set[#set + 1] = 'claimedAt'
+  set[#set + 1] = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
 redis.call('HSET', KEYS[1], unpack(set))
 redis.call('HINCRBY', KEYS[3], cur[1], -1)
 redis.call('HINCRBY', KEYS[3], to, 1)

@@ -88,10 +88,18 @@ func (h *Handlers) createRetryWait(try int, err error) time.Duration {
 // reconcile handles an item found submitting: adopt its job if the service has one,
 // else create it. A claim younger than ReconcileDelay is left alone until it is old
 // enough (its CreateJob may still be on its way, or its job not yet visible), without
-// spending a ListJobs on it. On the task's last run it never creates: finding nothing,
-// it fails the item.
+// spending a ListJobs on it. Its age is measured on Redis's clock, which every worker
+// shares: a worker whose own clock runs ahead must not find a fresh claim old. On the
+// task's last run it never creates: finding nothing, it fails the item.
 func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last bool) error {
-	if age := h.now().Sub(rec.UpdatedAt); !last && age < h.set.ReconcileDelay {
+	age, err := h.store.ClaimAge(ctx, rec.Batch, rec.ID, rec.Attempt)
+	switch {
+	case errors.Is(err, batch.ErrNoClaimTime):
+		age = h.now().Sub(rec.UpdatedAt) // claimed by an older version
+	case err != nil:
+		return fmt.Errorf("reconcile customId %s: %w", rec.CustomID, err)
+	}
+	if !last && age < h.set.ReconcileDelay {
 		return notYet(h.set.ReconcileDelay-age, "customId %s was claimed %v ago; its CreateJob may still be on its way",
 			rec.CustomID, age.Round(time.Millisecond))
 	}

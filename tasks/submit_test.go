@@ -241,3 +241,37 @@ func TestSubmitSendsTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose clock runs an hour ahead finds another worker's fresh claim fresh:
+// claim ages are measured on Redis's clock, so it neither looks up nor creates the job.
+func TestReconcileTrustsRedisClockNotWorkers(t *testing.T) {
+	t.Parallel()
+	fake := &fakeAPI{
+		create: func(_ context.Context, req *upstream.CreateJobRequest) (*upstream.Job, error) {
+			return &upstream.Job{ID: "job-1", State: upstream.StateSubmitted, CustomID: req.CustomID}, nil
+		},
+		list: func(context.Context, string) ([]upstream.Job, error) { return nil, nil },
+	}
+	b := newBundle(t, func(c *bundleConfig) { c.fake = fake })
+	b.addManifest("b", oneSong)
+	b.claimSubmitting("b", "s1") // another worker claimed it; its CreateJob is on its way
+	ahead, err := NewHandlers(HandlerDeps{Store: b.store, API: fake, Enqueuer: b.queue, Logger: b.log,
+		Now: func() time.Time { return time.Now().Add(time.Hour) }}, b.h.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ahead.ProcessSubmit(context.Background(), b.submitTask("b", "s1"))
+	if !errors.Is(err, ErrNotYet) {
+		t.Errorf("skewed worker on a fresh claim: %v, want not yet", err)
+	}
+	if creates, _, lists := fake.counts(); creates != 0 || lists != 0 {
+		t.Errorf("skewed worker sent %d CreateJob and %d ListJobs, want none", creates, lists)
+	}
+	age, err := b.store.ClaimAge(context.Background(), "b", "s1", 1)
+	if err != nil || age > 10*time.Second {
+		t.Errorf("claim age %v (%v), want fresh", age, err)
+	}
+	if _, err := b.store.ClaimAge(context.Background(), "b", "s1", 2); !errors.Is(err, batch.ErrItemNotFound) {
+		t.Errorf("claim age of another attempt: %v, want not found", err)
+	}
+}
