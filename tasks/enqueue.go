@@ -47,6 +47,9 @@ type EnqueueOptions struct {
 	OnLineError func(*batch.LineError)
 	// OnRefused is called for each training not added because its model name is taken.
 	OnRefused func(batch.Refused)
+	// ServiceModels, when known, are the names the service has: trainings of them are
+	// rejected lines (field model), like any invalid line.
+	ServiceModels ServiceModels
 }
 
 // EnqueueResult is what Enqueue did.
@@ -108,7 +111,8 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 		stdin = spooled
 	}
 	e := newEnqueuer(ctx, store, q, opts)
-	readErr := e.read(batch.ReadManifests(opts.Manifests, stdin, opts.Format, batch.WithoutDuplicateCheck()))
+	readErr := e.read(withoutTaken(batch.ReadManifests(opts.Manifests, stdin, opts.Format, batch.WithoutDuplicateCheck()),
+		opts.ServiceModels, false))
 	err := e.wait(readErr)
 	e.result(&res)
 	return res, err

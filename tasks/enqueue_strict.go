@@ -36,7 +36,7 @@ func strictCheck(ctx context.Context, store *batch.Store, opts *EnqueueOptions, 
 	}
 
 	lastBad := ""
-	for it, lineErr := range batch.ReadManifests(opts.Manifests, stdin, opts.Format) {
+	for it, lineErr := range withoutTaken(batch.ReadManifests(opts.Manifests, stdin, opts.Format), opts.ServiceModels, false) {
 		if lineErr != nil {
 			var le *batch.LineError
 			if !errors.As(lineErr, &le) {

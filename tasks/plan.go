@@ -61,15 +61,17 @@ func (p *Plan) Add(it batch.Item) {
 }
 
 // PlanManifests reads manifests as Enqueue would and returns the plan. Each problem of
-// an invalid line goes to onLineError (may be nil). It reads nothing but the manifests.
+// an invalid line goes to onLineError (may be nil); a training of the built-in model,
+// or of a name in service (the service's models, when known), is one. It reads nothing
+// but the manifests.
 func PlanManifests(batchName string, rate float64, names []string, stdin io.Reader, format batch.Format,
-	onLineError func(*batch.LineError)) (*Plan, error) {
+	service ServiceModels, onLineError func(*batch.LineError)) (*Plan, error) {
 	if err := batch.ValidBatchName(batchName); err != nil {
 		return nil, err
 	}
 	p := NewPlan(batchName, rate)
 	lastBad := ""
-	for it, err := range batch.ReadManifests(names, stdin, format) {
+	for it, err := range withoutTaken(batch.ReadManifests(names, stdin, format), service, true) {
 		var le *batch.LineError
 		switch {
 		case errors.As(err, &le):

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
 )
 
 func TestPlanManifests(t *testing.T) {
@@ -18,7 +19,7 @@ func TestPlanManifests(t *testing.T) {
 {"id":"s5","kind":"song"}
 `
 	var problems []string
-	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL,
+	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil,
 		func(le *batch.LineError) { problems = append(problems, le.Error()) })
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestPlanUsesLearnedDurations(t *testing.T) {
 {"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"alice"}
 {"id":"s2","kind":"song","url":"https://cdn.example.com/2.mp3","contentId":"r","separate":true}
 `
-	p, err := PlanManifests("b", 1, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil)
+	p, err := PlanManifests("b", 1, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,5 +104,29 @@ func TestPlanUsesLearnedDurations(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "train-e10: 1 item, not learned yet (its first jobs find out)") || strings.Contains(out.String(), "batch time") {
 		t.Errorf("plan with a class not learned:\n%s", out.String())
+	}
+}
+
+// A training of a name the service has, or of the built-in model, is a rejected line of
+// the plan, as it is of enqueue.
+func TestPlanRejectsTakenNames(t *testing.T) {
+	t.Parallel()
+	manifest := `{"id":"t1","kind":"train","model":"taken_v1","urls":["https://cdn.example.com/1.wav"]}
+{"id":"t2","kind":"train","model":"default","urls":["https://cdn.example.com/1.wav"]}
+{"id":"t3","kind":"train","model":"fresh_v1","urls":["https://cdn.example.com/1.wav"]}
+{"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"taken_v1"}
+`
+	var problems []string
+	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL,
+		NewServiceModels([]upstream.Model{{Name: "taken_v1"}}), func(le *batch.LineError) { problems = append(problems, le.Error()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`stdin:1: model: "taken_v1" already exists at the service (ListModels); a model name can be trained once`,
+		`stdin:2: model: "default" is the service's built-in model; a training needs a name of its own`,
+	}
+	if strings.Join(problems, "\n") != strings.Join(want, "\n") || p.Rejected != 2 || p.Trainings != 1 || p.Songs != 1 {
+		t.Errorf("problems %q (rejected %d, %d trainings, %d songs), want %q", problems, p.Rejected, p.Trainings, p.Songs, want)
 	}
 }

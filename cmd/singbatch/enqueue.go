@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/tasks"
@@ -63,15 +64,15 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	onLineError := func(le *batch.LineError) { fmt.Fprintln(e.stderr, le.Error()) }
-	if f.dryRun {
-		return planEnqueue(ctx, e, cfg, f, onLineError)
-	}
-
 	store, rdb, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = rdb.Close() }()
+	service := serviceModels(ctx, e, cfg, rdb, store.Keys())
+	if f.dryRun {
+		return planEnqueue(ctx, e, cfg, f, store, service, onLineError)
+	}
 	q := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
 
 	res, err := tasks.Enqueue(ctx, store, q, tasks.EnqueueOptions{
@@ -82,6 +83,8 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		Strict:      f.strict,
 		OnLineError: onLineError,
 		OnRefused:   func(r batch.Refused) { fmt.Fprintln(e.stderr, r.String()) },
+
+		ServiceModels: service,
 	})
 	if err == nil || res != (tasks.EnqueueResult{}) {
 		fmt.Fprintln(e.stdout, enqueueSummary(f.batch, res))
@@ -138,12 +141,13 @@ func plural(n int, word string) string {
 
 // planEnqueue is --dry-run: read, validate, print the plan. It writes nothing; it reads
 // the durations the workers learned from Redis when it can, for its time estimate.
-func planEnqueue(ctx context.Context, e env, cfg config, f enqueueFlags, onLineError func(*batch.LineError)) error {
-	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format, onLineError)
+func planEnqueue(ctx context.Context, e env, cfg config, f enqueueFlags, store *batch.Store, service tasks.ServiceModels,
+	onLineError func(*batch.LineError)) error {
+	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format, service, onLineError)
 	if err != nil {
 		return err
 	}
-	p.Learned = learnedDurations(ctx, cfg)
+	p.Learned = learnedDurations(ctx, store)
 	if err := p.WriteText(e.stdout); err != nil {
 		return err
 	}
@@ -156,12 +160,7 @@ const learnedDurationsTimeout = 2 * time.Second
 
 // learnedDurations reads what the workers learned of job durations; none when Redis
 // cannot be read (the plan says the classes are not learned yet).
-func learnedDurations(ctx context.Context, cfg config) []tasks.ClassDuration {
-	store, rdb, err := openStore(cfg)
-	if err != nil {
-		return nil
-	}
-	defer func() { _ = rdb.Close() }()
+func learnedDurations(ctx context.Context, store *batch.Store) []tasks.ClassDuration {
 	ctx, cancel := context.WithTimeout(ctx, learnedDurationsTimeout)
 	defer cancel()
 	ls, err := tasks.LearnedDurations(ctx, store)
@@ -169,4 +168,20 @@ func learnedDurations(ctx context.Context, cfg config) []tasks.ClassDuration {
 		return nil
 	}
 	return ls
+}
+
+// serviceModels lists the service's models when credentials are configured, so that
+// trainings of names it already has are rejected before anything is queued. Without
+// credentials, or when the service cannot be asked, it says so and returns none: the
+// service then refuses such a training itself, when its job is created.
+func serviceModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys batch.Keys) tasks.ServiceModels {
+	if cfg.requireCredentials() != nil {
+		return nil
+	}
+	ms, err := remoteModels(ctx, e, cfg, rdb, keys)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "enqueue: names to train not checked against the service's models: %v\n", err)
+		return nil
+	}
+	return tasks.NewServiceModels(ms)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/tasks"
@@ -383,4 +384,29 @@ func TestEnqueueStdinFormatFromContent(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "stdin:1: line: invalid CSV") {
 		t.Errorf("forced csv: %v, stderr %q", err, errOut)
 	}
+}
+
+// With credentials, enqueue and its dry run reject trainings of names the service has,
+// before anything is queued; songs on those models go on.
+func TestEnqueueRejectsNamesTheServiceHas(t *testing.T) {
+	t.Parallel()
+	srv, vars := workerSim(t)
+	if err := srv.AddModel("taken_v1", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b := newCLI(t, vars...)
+	path := b.write("m.jsonl", `{"id":"t1","kind":"train","model":"taken_v1","urls":["https://cdn.example.com/1.wav"]}
+{"id":"t2","kind":"train","model":"fresh_v1","urls":["https://cdn.example.com/1.wav"]}
+{"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"taken_v1"}
+`)
+	want := path + `:1: model: "taken_v1" already exists at the service (ListModels); a model name can be trained once` + "\n"
+	out, errOut, err := b.run(t.Context(), "", "enqueue", "--dry-run", "--batch", "b1", path)
+	if err == nil || errOut != want || !strings.Contains(out, "items           2: 1 song, 1 training") {
+		t.Errorf("dry run: %v\nstderr %q\nstdout %s", err, errOut, out)
+	}
+	_, errOut, err = b.run(t.Context(), "", "enqueue", "--batch", "b1", path)
+	if err == nil || errOut != want {
+		t.Errorf("enqueue: %v, stderr %q", err, errOut)
+	}
+	assertList(t, "records", b.items("b1"), []string{"t2 pending 1 " + path + ":2", "s1 pending 1 " + path + ":3"})
 }

@@ -1,0 +1,63 @@
+package tasks
+
+import (
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// ServiceModels are the model names the service lists (ListModels). A training of one
+// of them would only be refused by the service, after its item was queued; enqueue and
+// its dry run reject such lines up front.
+type ServiceModels map[string]bool
+
+// NewServiceModels indexes the service's models.
+func NewServiceModels(ms []upstream.Model) ServiceModels {
+	s := make(ServiceModels, len(ms))
+	for _, m := range ms {
+		s[m.Name] = true
+	}
+	return s
+}
+
+// withoutTaken passes seq on, turning each training of a name the service has (or of
+// the built-in model, when builtIn) into a line error of its model field.
+func withoutTaken(seq iter.Seq2[batch.Item, error], service ServiceModels, builtIn bool) iter.Seq2[batch.Item, error] {
+	if len(service) == 0 && !builtIn {
+		return seq
+	}
+	return func(yield func(batch.Item, error) bool) {
+		for it, err := range seq {
+			if err == nil && it.Kind == batch.KindTrain {
+				reason := ""
+				switch {
+				case builtIn && it.Model == upstream.DefaultModel:
+					reason = fmt.Sprintf("%q is the service's built-in model; a training needs a name of its own", it.Model)
+				case service[it.Model]:
+					reason = fmt.Sprintf("%q already exists at the service (ListModels); a model name can be trained once", it.Model)
+				}
+				if reason != "" {
+					file, line := splitOrigin(it.Origin)
+					err = &batch.LineError{File: file, Line: line, Field: "model", Reason: reason}
+				}
+			}
+			if !yield(it, err) {
+				return
+			}
+		}
+	}
+}
+
+// splitOrigin splits an item's origin "FILE:LINE".
+func splitOrigin(origin string) (string, int) {
+	i := strings.LastIndexByte(origin, ':')
+	if i < 0 {
+		return origin, 0
+	}
+	n, _ := strconv.Atoi(origin[i+1:])
+	return origin[:i], n
+}
