@@ -33,6 +33,9 @@ type config struct {
 
 	Worker workerSettings // WORKER_QUEUES, RECONCILE_DELAY, POLL_*, ... (docs/worker.md)
 
+	DashboardUser     string          `env:"DASHBOARD_USER"`
+	DashboardPassword upstream.Secret `env:"DASHBOARD_PASSWORD"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"` // json (production) or console (development)
 }

@@ -25,15 +25,19 @@ func dashboardCommand() command {
 
 // dashboardFlags are the command line of `singbatch dashboard`.
 type dashboardFlags struct {
-	addr     string
-	readOnly bool
+	addr        string
+	allowWrites bool
 }
 
 func parseDashboardFlags(e env, args []string) (dashboardFlags, error) {
 	var f dashboardFlags
-	fs := newFlagSet(e, "dashboard", "[--addr HOST:PORT] [--readonly]")
+	fs := newFlagSet(e, "dashboard", "[--addr HOST:PORT] [--allow-writes]\n\n"+
+		"Beyond loopback it needs DASHBOARD_USER and DASHBOARD_PASSWORD (HTTP basic authentication;\n"+
+		"/healthz stays open for probes).")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address `HOST:PORT` (port 0 picks a free one)")
-	fs.BoolVar(&f.readOnly, "readonly", false, "forbid changes from the Asynq UI (pause, delete, run, archive tasks)")
+	fs.BoolVar(&f.allowWrites, "allow-writes", false, "let the Asynq UI change tasks and queues (pause, delete, run, archive); only from the dashboard's own pages")
+	var readOnly bool
+	fs.BoolVar(&readOnly, "readonly", false, "no effect: the dashboard is read-only unless --allow-writes")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
@@ -61,6 +65,10 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 
+	auth := dashboardAuth{user: cfg.DashboardUser, password: cfg.DashboardPassword}
+	if (auth.user == "") != auth.password.IsZero() {
+		return errors.New("configuration: DASHBOARD_USER and DASHBOARD_PASSWORD: set both or neither")
+	}
 	keys := batch.Keys{Prefix: cfg.RedisPrefix}
 	if err := keys.Validate(); err != nil {
 		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
@@ -79,10 +87,11 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 		Store:        batch.NewStore(rdb, keys, nil),
 		Redis:        rdb,
 		RedisConnOpt: connOpt,
-		ReadOnly:     f.readOnly,
+		AllowWrites:  f.allowWrites,
+		Auth:         auth,
 		// The dashboard never needs the credentials; it only knows them to scrub them
 		// from anything it shows, in case one slipped into an error message.
-		Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret},
+		Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret, cfg.DashboardPassword},
 		Log:     log.Named("dashboard"),
 	})
 	if err != nil {
@@ -94,6 +103,11 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: listen on %s: %w", f.addr, err)
 	}
+	if !auth.enabled() && !isLoopback(ln.Addr()) {
+		_ = ln.Close() // not served yet
+		return fmt.Errorf("dashboard: --addr %s listens beyond loopback: set DASHBOARD_USER and DASHBOARD_PASSWORD "+
+			"(HTTP basic authentication), or listen on 127.0.0.1", f.addr)
+	}
 	hs := &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -103,11 +117,8 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	url := "http://" + ln.Addr().String()
-	log.Info("dashboard serving", zap.String("url", url), zap.Bool("readOnly", f.readOnly))
-	if !isLoopback(ln.Addr()) {
-		log.Warn("dashboard listens beyond loopback and has no authentication: put it behind an authenticating proxy, and consider --readonly",
-			zap.String("addr", ln.Addr().String()))
-	}
+	log.Info("dashboard serving", zap.String("url", url), zap.Bool("allowWrites", f.allowWrites),
+		zap.Bool("authentication", auth.enabled()))
 	// The URL on stdout lets scripts (and tests) use --addr with port 0.
 	fmt.Fprintf(e.stdout, "singbatch dashboard: serving %s/\n", url)
 

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,7 +17,12 @@ import (
 	// chromedp drives the installed Chromium over the DevTools protocol, with no
 	// Node.js and no browser download: the pages are checked as a user's browser
 	// renders them, the Asynq UI's JavaScript included.
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/hibiken/asynq"
+
+	"github.com/singbatch/singbatch/upstream"
 )
 
 // browserTimeout bounds the whole browser session of a test.
@@ -156,7 +165,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	chromium := findChromium(t)
 	b := setupDashboard(t)
-	base := b.handler(t, false).URL
+	base := b.handler(t, true, dashboardAuth{}).URL
 	ctx := startBrowser(t, chromium)
 	shots := screenshotDir(t)
 
@@ -284,3 +293,67 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
 }
+
+// The browser logs in with the dashboard's credentials; a form on another site that
+// posts a change to the Asynq UI is refused even though the browser sends them, while
+// the dashboard's own page may make that change.
+func TestDashboardLoginAndCrossSiteInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	t.Parallel()
+	chromium := findChromium(t)
+	b := setupDashboard(t)
+	base := b.handler(t, true, dashboardAuth{user: dashUser, password: upstream.NewSecret(dashPassword)}).URL
+	ctx := startBrowser(t, chromium)
+	in := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	paused := func() bool {
+		t.Helper()
+		q, err := in.GetQueueInfo("songs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Paused
+	}
+
+	// Not logged in: refused.
+	var status int
+	browse(t, ctx, "fetch / without credentials", chromedp.Navigate(base+"/healthz"),
+		chromedp.Evaluate(`fetch("/", {credentials: "omit"}).then(r => r.status)`, &status, awaitPromise))
+	if status != http.StatusUnauthorized {
+		t.Errorf("GET / without credentials in the browser: HTTP %d, want 401", status)
+	}
+
+	// Logged in: the browser sends the credentials with every request from now on, as
+	// it does once the user has typed them.
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(dashUser+":"+dashPassword))
+	browse(t, ctx, "log in", network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Authorization": auth}),
+		chromedp.Navigate(base+"/"), chromedp.WaitVisible("#batches", chromedp.ByQuery))
+	if got := text(t, ctx, `tr[data-batch="`+dashBatch+`"] td.total`); got != "11" {
+		t.Errorf("logged in, the batch total reads %q", got)
+	}
+
+	// Another site's page posts a pause: refused, nothing paused.
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<form method="POST" action="`+base+`/monitoring/api/queues/songs:pause"></form>`+
+			`<script>document.forms[0].submit()</script>`)
+	}))
+	t.Cleanup(evil.Close)
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1) // another site, not just another port
+	browse(t, ctx, "open the hostile page", chromedp.Navigate(evilURL))
+	waitFor(t, ctx, "the refusal", `location.href.includes("songs:pause") && document.body.innerText.includes("cross-origin")`)
+	if paused() {
+		t.Fatal("a cross-site form paused the songs queue")
+	}
+
+	// The dashboard's own page may: the Asynq UI's, whose script makes such calls.
+	browse(t, ctx, "pause from the Asynq UI", chromedp.Navigate(base+"/monitoring/"),
+		chromedp.Evaluate(`fetch("/monitoring/api/queues/songs:pause", {method: "POST"}).then(r => r.status)`, &status, awaitPromise))
+	if status/100 != 2 || !paused() {
+		t.Errorf("same-origin pause: HTTP %d, paused %v", status, paused())
+	}
+}
+
+// awaitPromise makes chromedp.Evaluate wait for the promise the expression returns.
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }

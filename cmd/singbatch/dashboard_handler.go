@@ -13,7 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	// asynqmon is Asynq's own web UI, by Asynq's author, kept in step with it: queues,
 	// tasks in every state with their last error, servers, Redis info, and actions (run,
-	// archive, delete, pause) that --readonly turns off. Rewriting it would be a second,
+	// archive, delete, pause) that are off unless --allow-writes. Rewriting it would be a second,
 	// worse Asynq UI.
 	"github.com/hibiken/asynqmon"
 	"github.com/redis/go-redis/v9"
@@ -37,7 +37,11 @@ type dashboardOptions struct {
 	Store        *batch.Store
 	Redis        redis.UniversalClient // for /healthz
 	RedisConnOpt asynq.RedisConnOpt    // for the Asynq UI and queue metrics
-	ReadOnly     bool                  // the Asynq UI allows GET requests only
+	// AllowWrites lets the Asynq UI change tasks and queues (run, archive, delete,
+	// pause); off, it allows GET requests only. On, a change must come from the
+	// dashboard's own pages: a cross-site request is refused.
+	AllowWrites bool
+	Auth        dashboardAuth // empty: no authentication (loopback only)
 	// Secrets are scrubbed from every string shown (defence in depth: the upstream
 	// client already sanitizes its errors, and payloads carry none).
 	Secrets []upstream.Secret
@@ -49,6 +53,7 @@ type dashboard struct {
 	opts      dashboardOptions
 	scrub     scrubber
 	mux       *http.ServeMux
+	handler   http.Handler // mux behind authentication and cross-site protection
 	mon       *asynqmon.HTTPHandler
 	inspector *asynq.Inspector
 	pages     map[string]*template.Template
@@ -74,7 +79,7 @@ func newDashboard(o dashboardOptions) (*dashboard, error) {
 		mon: asynqmon.New(asynqmon.Options{
 			RootPath:     monitoringRoot,
 			RedisConnOpt: o.RedisConnOpt,
-			ReadOnly:     o.ReadOnly,
+			ReadOnly:     !o.AllowWrites,
 		}),
 		inspector: asynq.NewInspector(o.RedisConnOpt),
 	}
@@ -96,6 +101,10 @@ func newDashboard(o dashboardOptions) (*dashboard, error) {
 	d.mux.HandleFunc("GET /healthz", d.healthz)
 	d.mux.Handle("GET /metrics", metrics)
 	d.mux.Handle(monitoringRoot+"/", d.scrub.asynqmonAPI(monitoringRoot+"/api/", d.mon))
+	// Only the Asynq UI takes requests that change anything; with writes allowed, a page
+	// of another site must not make the operator's browser send one (Sec-Fetch-Site,
+	// else Origin against Host).
+	d.handler = o.Auth.wrap(http.NewCrossOriginProtection().Handler(d.mux))
 	return d, nil
 }
 
@@ -104,7 +113,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	d.mux.ServeHTTP(w, r)
+	d.handler.ServeHTTP(w, r)
 }
 
 // Close releases the Redis connections of the Asynq UI and the metrics' inspector.

@@ -200,7 +200,7 @@ func dashEventually(t *testing.T, within time.Duration, cond func() bool) {
 }
 
 // handler builds the dashboard the way the command does, from the bundle's environment.
-func (b *dashBundle) handler(t *testing.T, readOnly bool) *httptest.Server {
+func (b *dashBundle) handler(t *testing.T, allowWrites bool, auth dashboardAuth) *httptest.Server {
 	t.Helper()
 	var out bytes.Buffer
 	cfg, err := loadConfig(dashEnv(&out, &out, b.vars))
@@ -218,7 +218,7 @@ func (b *dashBundle) handler(t *testing.T, readOnly bool) *httptest.Server {
 	t.Cleanup(func() { _ = rdb.Close() })
 	d, err := newDashboard(dashboardOptions{
 		Store: batch.NewStore(rdb, batch.Keys{Prefix: cfg.RedisPrefix}, nil), Redis: rdb, RedisConnOpt: connOpt,
-		ReadOnly: readOnly, Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret},
+		AllowWrites: allowWrites, Auth: auth, Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestDashboardPagesPagingAndFilters(t *testing.T) {
 		}
 	}
 	b := &dashBundle{redis: srv, vars: []string{"REDIS_URL=" + srv.URL(), "REDIS_PREFIX=" + dashPrefix}}
-	base := b.handler(t, false).URL
+	base := b.handler(t, true, dashboardAuth{}).URL
 
 	page := func(query string, wantStatus int) string {
 		t.Helper()
@@ -384,7 +384,7 @@ func TestDashboardPagesPagingAndFilters(t *testing.T) {
 func TestDashboardEscapesEverything(t *testing.T) {
 	t.Parallel()
 	b := setupDashboard(t)
-	base := b.handler(t, true).URL
+	base := b.handler(t, false, dashboardAuth{}).URL
 	_, page := dashGet(t, base+"/batches/"+dashEscBatch)
 	for _, bad := range []string{"<script>", "<img", `onerror="`} {
 		if strings.Contains(page, bad) {
@@ -419,7 +419,7 @@ func TestDashboardCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- dispatch(ctx, dashEnv(&stdout, &stderr, b.vars), []string{"dashboard", "--addr", "127.0.0.1:0", "--readonly"})
+		done <- dispatch(ctx, dashEnv(&stdout, &stderr, b.vars), []string{"dashboard", "--addr", "127.0.0.1:0"})
 	}()
 	stopped := false
 	t.Cleanup(func() {
@@ -482,7 +482,7 @@ func TestDashboardCommand(t *testing.T) {
 		assertNoSecret(t, "GET "+path, body)
 	}
 
-	// --readonly: the Asynq UI refuses changes.
+	// Read-only unless --allow-writes: the Asynq UI refuses changes.
 	resp, err := http.Post(base+"/monitoring/api/queues/songs:pause", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +516,7 @@ func TestDashboardHealthzWithoutRedis(t *testing.T) {
 	t.Parallel()
 	b := &dashBundle{redis: redistest.Start(t, redistest.Options{})}
 	b.vars = []string{"REDIS_URL=" + b.redis.URL()}
-	base := b.handler(t, false).URL
+	base := b.handler(t, true, dashboardAuth{}).URL
 	if status, body := dashGet(t, base+"/healthz"); status != http.StatusOK || body != "ok\n" {
 		t.Fatalf("healthz with Redis: HTTP %d %q", status, body)
 	}
@@ -537,7 +537,7 @@ func TestDashboardFlags(t *testing.T) {
 	if err := dispatch(ctx, e, []string{"dashboard", "-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
 	}
-	if help := out.String(); !strings.Contains(help, "-readonly") || !strings.Contains(help, "127.0.0.1:8080") {
+	if help := out.String(); !strings.Contains(help, "-allow-writes") || !strings.Contains(help, "DASHBOARD_PASSWORD") || !strings.Contains(help, "127.0.0.1:8080") {
 		t.Errorf("help output:\n%s", help)
 	}
 	for _, args := range [][]string{
