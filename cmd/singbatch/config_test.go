@@ -39,12 +39,12 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		}
 	}
 	// Through a command: the error comes before any connection is tried.
-	for _, name := range []string{"enqueue", "status", "report", "models"} {
+	for _, args := range [][]string{{"enqueue", "--batch", "b1", "x.jsonl"}, {"status", "--batch", "b1"}, {"report", "--batch", "b1"}, {"models"}} {
 		var out, errOut syncBuffer
 		e := env{stdout: &out, stderr: &errOut, environ: func() []string { return []string{"UPSTREAM_RATE=abc"} }}
-		err := dispatch(t.Context(), e, []string{name, "--batch", "b1", "x.jsonl"})
+		err := dispatch(t.Context(), e, args)
 		if err == nil || !strings.HasPrefix(err.Error(), "configuration: UPSTREAM_RATE: ") {
-			t.Errorf("%s: error %v", name, err)
+			t.Errorf("%v: error %v", args, err)
 		}
 	}
 }
