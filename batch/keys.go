@@ -104,6 +104,9 @@ func (k Keys) DurationClasses() string { return k.base() + "duration-classes" }
 // Scouts is a class's scout slots, a hash slot -> "member|expiresMs" (Store.ClaimScout).
 func (k Keys) Scouts(class string) string { return k.base() + "scouts:" + class }
 
+// EnqueueRun is one enqueue run's state, "open" (with a lease) or "ended" (Store.OpenRun).
+func (k Keys) EnqueueRun(token string) string { return k.base() + "enqueue-run:" + token }
+
 // Once is the marker of Store.TryOnce.
 func (k Keys) Once(name string) string { return k.base() + "once:" + name }
 

@@ -26,6 +26,7 @@ func TestKeyNames(t *testing.T) {
 		k.DurationClasses():         "{singbatch}:duration-classes",
 		k.Scouts("train-e30"):       "{singbatch}:scouts:train-e30",
 		k.Once("x"):                 "{singbatch}:once:x",
+		k.EnqueueRun("r1"):          "{singbatch}:enqueue-run:r1",
 		Keys{Prefix: "x"}.Batches(): "{x}:batches",
 	} {
 		if got != want {

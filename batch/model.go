@@ -165,14 +165,30 @@ func (s *Store) setModelState(ctx context.Context, name string, to ModelStatus, 
 // in between leaves a pending item that is also a waiter, which is harmless (whoever
 // comes first submits it; Transition's guards stop the other).
 func (s *Store) AddWaiter(ctx context.Context, model, batch, id string) (ModelStatus, error) {
+	return s.addWaiterIf(ctx, model, batch, id, false)
+}
+
+// AddWaiterUnknown is AddWaiter that also registers the item while the model has no
+// record at all: a song read before the line that trains its model, which a later
+// chunk of its enqueue run may still bring. The releaser at the end of that run (or
+// the training's, should it come) resubmits it.
+func (s *Store) AddWaiterUnknown(ctx context.Context, model, batch, id string) (ModelStatus, error) {
+	return s.addWaiterIf(ctx, model, batch, id, true)
+}
+
+func (s *Store) addWaiterIf(ctx context.Context, model, batch, id string, unknownToo bool) (ModelStatus, error) {
 	if model == upstream.DefaultModel {
 		return ModelReady, nil
 	}
 	if err := ValidBatchName(batch); err != nil {
 		return "", err
 	}
+	unknown := "0"
+	if unknownToo {
+		unknown = "1"
+	}
 	st, err := s.addWaiter.Run(ctx, s.rdb, []string{s.keys.Model(model), s.keys.ModelWaiters(model)},
-		batch+":"+id, s.nowMs()).Text()
+		batch+":"+id, s.nowMs(), unknown).Text()
 	if err != nil {
 		return "", fmt.Errorf("wait for model %s: item %s/%s: %w", model, batch, id, err)
 	}

@@ -17,6 +17,7 @@ const (
 	fieldKind         = "kind"
 	fieldModel        = "model"
 	fieldOrigin       = "origin"
+	fieldRun          = "run"
 	fieldState        = "state"
 	fieldAttempt      = "attempt"
 	fieldCustomID     = "customId"
@@ -43,6 +44,9 @@ type ItemRecord struct {
 	Kind   Kind
 	Model  string // model sung with (song) or created (train)
 	Origin string // "FILE:LINE"
+	// Run is the token of the enqueue run that last stored or read the item (AddRun):
+	// a song whose model nobody knows waits while that run is open (RunState).
+	Run string
 	// Request is the normalized CreateJob request, CustomID and Callback empty.
 	Request upstream.CreateJobRequest
 
@@ -74,6 +78,7 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		Kind:             Kind(h[fieldKind]),
 		Model:            h[fieldModel],
 		Origin:           h[fieldOrigin],
+		Run:              h[fieldRun],
 		State:            State(h[fieldState]),
 		CustomID:         h[fieldCustomID],
 		JobID:            h[fieldJobID],

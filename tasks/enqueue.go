@@ -12,10 +12,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/upstream"
 )
 
 // enqueueChunk is how many items go to Store.AddItems at once, as the store's own chunk:
@@ -50,7 +53,16 @@ type EnqueueOptions struct {
 	// ServiceModels, when known, are the names the service has: trainings of them are
 	// rejected lines (field model), like any invalid line.
 	ServiceModels ServiceModels
+	// RunLease is how long the run counts as open without news of it; it renews the
+	// lease every quarter of it while it reads. A song whose model nobody knows waits
+	// while its run is open, since a later line may train that model. Default
+	// DefaultRunLease.
+	RunLease time.Duration
 }
+
+// DefaultRunLease is EnqueueOptions.RunLease's default: long enough for a stalled
+// reader, short enough that the songs of a run that crashed are decided soon.
+const DefaultRunLease = 2 * time.Minute
 
 // EnqueueResult is what Enqueue did.
 type EnqueueResult struct {
@@ -110,12 +122,19 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 		}
 		stdin = spooled
 	}
+	if opts.RunLease <= 0 {
+		opts.RunLease = DefaultRunLease
+	}
 	e := newEnqueuer(ctx, store, q, opts)
+	if err := e.open(); err != nil {
+		e.wait(err)
+		return res, err
+	}
 	readErr := e.read(withoutTaken(batch.ReadManifests(opts.Manifests, stdin, opts.Format, batch.WithoutDuplicateCheck()),
 		opts.ServiceModels, false))
 	err := e.wait(readErr)
 	e.result(&res)
-	return res, err
+	return res, errors.Join(err, e.end(ctx))
 }
 
 // checkManifestFiles opens every named file once, so that a missing one stops the run
@@ -156,12 +175,15 @@ type enqueuer struct {
 
 	added, existing, rejected, refused int // owned by the reading goroutine
 	queued, alreadyQueued              atomic.Int64
+
+	models      map[string]bool // models the run's songs sing with (not default), for end
+	stopRenewal func()          // ends the lease's renewal
 }
 
 func newEnqueuer(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions) *enqueuer {
 	ctx, cancel := context.WithCancelCause(ctx)
 	e := &enqueuer{ctx: ctx, cancel: cancel, store: store, q: q, opts: opts,
-		run: rand.Text(), jobs: make(chan submitJob, enqueueChunk)}
+		run: rand.Text(), jobs: make(chan submitJob, enqueueChunk), models: map[string]bool{}, stopRenewal: func() {}}
 	e.wg.Add(opts.Workers)
 	for range opts.Workers {
 		go e.work()
@@ -290,6 +312,9 @@ func (e *enqueuer) flush(manifest string, chunk []batch.Item) (batch.AddResult, 
 	for _, it := range chunk {
 		if !skip[it.Origin] {
 			jobs = append(jobs, submitJob{id: it.ID, kind: it.Kind, attempt: 1})
+			if it.Kind == batch.KindSong && it.Model != upstream.DefaultModel && len(e.models) < maxRunModels {
+				e.models[it.Model] = true
+			}
 		}
 	}
 	// Without existing ids every stored item of the chunk is new: pending, attempt 1.
@@ -387,4 +412,64 @@ func (e *enqueuer) result(res *EnqueueResult) {
 	res.Refused += e.refused
 	res.Queued += int(e.queued.Load())
 	res.AlreadyQueued += int(e.alreadyQueued.Load())
+}
+
+// maxRunModels bounds the models a run remembers for its end; songs on others learn
+// that the run ended from their own re-check (Handlers.waitForRun).
+const maxRunModels = 100_000
+
+// open records the run as open, before anything is stored, and renews its lease while
+// the run reads.
+func (e *enqueuer) open() error {
+	if err := e.store.OpenRun(e.ctx, e.run, e.opts.RunLease); err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(e.opts.RunLease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// A failed renewal only shortens the lease: the songs waiting then decide
+				// early, as if the run had ended.
+				_ = e.store.OpenRun(ctx, e.run, e.opts.RunLease)
+			}
+		}
+	}()
+	e.stopRenewal = func() {
+		stop()
+		<-done
+	}
+	return nil
+}
+
+// runEndTimeout bounds recording a run's end once its context may be gone.
+const runEndTimeout = 10 * time.Second
+
+// end records the run as ended, even when it failed or was interrupted (what it stored
+// stays, and a song of it waits for nothing more), and resubmits the songs that waited
+// for a model none of its lines trained: they are now decided (ListModels, or fail).
+func (e *enqueuer) end(ctx context.Context) error {
+	e.stopRenewal()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runEndTimeout)
+	defer cancel()
+	if err := e.store.EndRun(ctx, e.run); err != nil {
+		return fmt.Errorf("enqueue: %w (its songs waiting for a model decide when its lease of %v runs out)", err, e.opts.RunLease)
+	}
+	rel := releaser{store: e.store, queue: e.q, log: zap.NewNop()}
+	var errs []error
+	for m := range e.models {
+		if err := rel.release(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("enqueue: resubmit songs that waited for the run's end (each is decided on its own re-check): %w", errors.Join(errs...))
+	}
+	return nil
 }

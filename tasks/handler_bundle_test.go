@@ -69,7 +69,9 @@ type bundle struct {
 func testSettings() Settings {
 	return Settings{
 		ReconcileDelay:    300 * time.Millisecond,
-		DefaultJobTimeout: 30 * time.Second,
+		// Every CreateJob carries it, and the simulator scales it with its clock (0.001):
+		// an hour is 3.6 s there, more than any test's job takes.
+		DefaultJobTimeout: time.Hour,
 		TimeoutGrace:      5 * time.Second,
 		NotFoundGrace:     5 * time.Second,
 		ModelCacheTTL:     time.Minute,

@@ -35,6 +35,18 @@ const releasePage = 500
 // made the song wait: that task may still be running, and a conflict with it would
 // leave the item waiting for good.
 func (h *Handlers) release(ctx context.Context, model string) error {
+	return releaser{store: h.store, queue: h.queue, log: h.log}.release(ctx, model)
+}
+
+// releaser resubmits the songs waiting for a model: for the handlers when a training
+// ends, and for an enqueue run when it ends (songs that waited for its later lines).
+type releaser struct {
+	store *batch.Store
+	queue TaskEnqueuer
+	log   *zap.Logger
+}
+
+func (h releaser) release(ctx context.Context, model string) error {
 	if model == "" || model == upstream.DefaultModel {
 		return nil
 	}
@@ -86,7 +98,7 @@ func (h *Handlers) release(ctx context.Context, model string) error {
 	return nil
 }
 
-func (h *Handlers) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.Waiter) error {
+func (h releaser) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.Waiter) error {
 	var rec batch.ItemRecord
 	var err error
 	for try := 1; try <= releaseTries; try++ {
@@ -108,7 +120,7 @@ func (h *Handlers) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.
 			return err
 		}
 		id := SubmitTaskID(ref) + ":release:" + m.Name + ":" + strconv.FormatInt(int64(upstream.MillisOf(m.UpdatedAt)), 10)
-		if err = h.enqueue(ctx, t, asynq.TaskID(id)); err == nil {
+		if _, err = h.queue.EnqueueContext(ctx, t, asynq.TaskID(id)); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 			return nil
 		}
 	}

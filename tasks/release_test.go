@@ -48,7 +48,7 @@ func TestReleaseSurvivesCrash(t *testing.T) {
 		t.Fatalf("PendingWaiters = %v %v", ws, err)
 	}
 	for _, w := range ws[:2] {
-		if err := b.h.releaseOne(ctx, m, w); err != nil {
+		if err := (releaser{store: b.store, queue: b.queue, log: b.log}).releaseOne(ctx, m, w); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestReleaseTwiceEnqueuesOnce(t *testing.T) {
 		t.Fatalf("PendingWaiters = %v %v", ws, err)
 	}
 	for _, w := range ws {
-		if err := b.h.releaseOne(ctx, m, w); err != nil {
+		if err := (releaser{store: b.store, queue: b.queue, log: b.log}).releaseOne(ctx, m, w); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,8 +3,10 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
@@ -65,6 +67,10 @@ func (h *Handlers) modelUsable(ctx context.Context, rec batch.ItemRecord) (bool,
 			return false, fmt.Errorf("check model %s: %w", model, err)
 		}
 		if !listed {
+			// A later line of the run that read this song may still train the model.
+			if waits, err := h.waitForRun(ctx, rec); err != nil || waits {
+				return false, err
+			}
 			return false, h.fail(ctx, rec, []batch.State{batch.StatePending, batch.StateWaiting},
 				fmt.Sprintf("model %s: not found: not %q, not trained by singbatch, not listed by the service",
 					model, upstream.DefaultModel))
@@ -76,6 +82,55 @@ func (h *Handlers) modelUsable(ctx context.Context, rec batch.ItemRecord) (bool,
 		return true, nil
 	}
 	return false, fmt.Errorf("model %s: unexpected state %q", model, st)
+}
+
+// runRecheckMargin is how long after its run's lease a waiting song looks again.
+const runRecheckMargin = 5 * time.Second
+
+// waitForRun makes a song whose model nobody knows wait while the enqueue run that read
+// it is open: the order of lines must not matter, and a line further on may train the
+// model. The song is registered as the model's waiter, so that a training added later
+// releases it when it ends, and the run's end releases it otherwise (enqueuer.end). It
+// also gets a re-check at the end of the run's lease, for a run that crashed, or ended
+// between this look and the registration. It reports false when the run is over: the
+// caller decides.
+func (h *Handlers) waitForRun(ctx context.Context, rec batch.ItemRecord) (bool, error) {
+	st, lease, err := h.store.Run(ctx, rec.Run)
+	if err != nil {
+		return false, fmt.Errorf("check model %s: %w", rec.Model, err)
+	}
+	if st != batch.RunOpen {
+		return false, nil
+	}
+	mst, err := h.store.AddWaiterUnknown(ctx, rec.Model, rec.Batch, rec.ID)
+	if err != nil {
+		return false, fmt.Errorf("wait for model %s: %w", rec.Model, err)
+	}
+	if mst != batch.ModelUnknown {
+		// A line of the run trains it now: decide afresh.
+		return false, notYet(0, "model %s appeared as %s", rec.Model, mst)
+	}
+	if rec.State == batch.StatePending {
+		ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
+			[]batch.State{batch.StatePending}, batch.StateWaiting, batch.Update{})
+		if err != nil {
+			return false, fmt.Errorf("wait for model %s: %w", rec.Model, err)
+		}
+		if ok {
+			h.log.Info("item waits for the rest of its enqueue run, which may train its model",
+				append(itemFields(cur), zap.String("model", rec.Model))...)
+		}
+	}
+	due := h.now().Add(lease + runRecheckMargin)
+	t, err := NewSubmitTask(refOf(rec), rec.Kind)
+	if err != nil {
+		return false, err
+	}
+	id := SubmitTaskID(refOf(rec)) + ":run-end:" + strconv.FormatInt(due.Unix(), 10)
+	if err := h.enqueue(ctx, t, asynq.TaskID(id), asynq.ProcessAt(due)); err != nil {
+		return false, fmt.Errorf("wait for model %s: re-check: %w", rec.Model, err)
+	}
+	return true, nil
 }
 
 // modelCache is the service's model list (ListModels), cached per process. A name found

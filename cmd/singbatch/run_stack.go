@@ -209,7 +209,8 @@ func runSimSettings(scale float64) tasks.Settings {
 	sc := func(d, least time.Duration) time.Duration { return max(time.Duration(float64(d)*scale), least) }
 	s := tasks.DefaultSettings()
 	s.ReconcileDelay = time.Second // the simulator answers at once
-	s.DefaultJobTimeout = sc(s.DefaultJobTimeout, time.Second)
+	// DefaultJobTimeout stays: every CreateJob carries it, and the simulator scales it
+	// with its own clock; scaled here too, it would end the demo's jobs twice as early.
 	s.TimeoutGrace = sc(s.TimeoutGrace, time.Second)
 	s.NotFoundGrace = sc(s.NotFoundGrace, time.Second)
 	s.RetryBase = sc(s.RetryBase, 50*time.Millisecond)
