@@ -68,7 +68,7 @@ type bundle struct {
 // testSettings are fast timings for a simulator at TimeScale 0.001.
 func testSettings() Settings {
 	return Settings{
-		ReconcileDelay:    300 * time.Millisecond,
+		ReconcileDelay: 300 * time.Millisecond,
 		// Every CreateJob carries it, and the simulator scales it with its clock (0.001):
 		// an hour is 3.6 s there, more than any test's job takes.
 		DefaultJobTimeout: time.Hour,

@@ -115,7 +115,7 @@ type LimiterKeys struct {
 
 // LimiterOptions configure a Limiter. Zero values take the defaults given per field.
 type LimiterOptions struct {
-	Rate        float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
+	Rate float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
 	// SubmitShare is the fraction of the rate guaranteed to submit, in (0,1); poll gets
 	// the rest. Default 0.1: polls come first. A job is polled about once when its
 	// duration is learned, so polls never take much; but submissions run at the full
