@@ -62,19 +62,11 @@ func (h *Handlers) poll(ctx context.Context, p PollPayload, last bool) error {
 func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayload, last bool) error {
 	class := classOf(rec)
 	st := p.state(rec)
-	est, err := h.estimate(ctx, class)
-	if err != nil {
-		return err
-	}
-	a, err := h.aim(ctx, rec, class, st, est)
+	a, est, err := h.next(ctx, rec, class, st)
 	if err != nil {
 		return err
 	}
 	due := a.at
-	if deadline, _ := h.deadline(rec); due.After(deadline) {
-		// The last look lands on the deadline, so a job that never ends is noticed on time.
-		due, a.call = deadline, true
-	}
 	now := h.now()
 	if !a.call || h.waitsInSchedule(now, due) {
 		return h.schedulePoll(ctx, rec, p, st, due)
@@ -102,6 +94,23 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 // than ShortWait, and further than enqueuePoll's lead could bring it.
 func (h *Handlers) waitsInSchedule(now, due time.Time) bool {
 	return due.Sub(now) > h.set.Poll.ShortWait && due.Add(-pollLead).Unix() > now.Unix()
+}
+
+// next is the job's next poll on its class's current estimate, never past the job's
+// deadline: the last look lands on it, so a job that never ends is noticed on time.
+func (h *Handlers) next(ctx context.Context, rec batch.ItemRecord, class string, st pollState) (aimed, Estimate, error) {
+	est, err := h.estimate(ctx, class)
+	if err != nil {
+		return aimed{}, est, err
+	}
+	a, err := h.aim(ctx, rec, class, st, est)
+	if err != nil {
+		return aimed{}, est, err
+	}
+	if deadline, _ := h.deadline(rec); a.at.After(deadline) {
+		a.at, a.call = deadline, true
+	}
+	return a, est, nil
 }
 
 // aimed is when a poll should run next and what it then does.
@@ -190,19 +199,11 @@ func (h *Handlers) pollAgain(ctx context.Context, rec batch.ItemRecord, p PollPa
 			"timed out: job %s still %s %v after submission (timeout %v + grace %v)",
 			rec.JobID, state, now.Sub(rec.SubmittedAt).Round(time.Second), timeout, h.set.TimeoutGrace))
 	}
-	class := classOf(rec)
-	est, err := h.estimate(ctx, class)
-	if err != nil {
-		return err
-	}
-	a, err := h.aim(ctx, rec, class, st, est)
+	a, _, err := h.next(ctx, rec, classOf(rec), st)
 	if err != nil {
 		return err
 	}
 	due := a.at
-	if due.After(deadline) {
-		due = deadline
-	}
 	h.log.Debug("job not final yet", append(itemFields(rec), zap.String("state", state),
 		zap.Int("calls", st.calls), zap.Duration("next", due.Sub(now)))...)
 	return h.schedulePoll(ctx, rec, p, st, due)
