@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,20 @@ func TestReconcileTrustsRedisClockNotWorkers(t *testing.T) {
 	}
 	if _, err := b.store.ClaimAge(context.Background(), "b", "s1", 2); !errors.Is(err, batch.ErrItemNotFound) {
 		t.Errorf("claim age of another attempt: %v, want not found", err)
+	}
+}
+
+// The simulator holds the worker to the timeout it sent: a training longer than
+// DefaultJobTimeout (scaled like the simulator's clock) ends in ERROR there, and the
+// item fails with the service's reason, instead of the service going on unwatched.
+func TestSubmitTimeoutReachesTheService(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, func(c *bundleConfig) { c.settings.DefaultJobTimeout = 20 * time.Second }) // 20 ms there
+	b.addManifest("b", `{"id":"t1","kind":"train","model":"slow_v1","urls":["AUDIO/voice.wav"],"epochs":1}`+"\n")
+	b.enqueueAll("b")
+	b.start()
+	b.waitDone("b", 20*time.Second)
+	if r := b.item("b", "t1"); r.State != batch.StateFailed || !strings.Contains(r.Error, "timeout") {
+		t.Errorf("t1 is %s (%q), want failed by the service's timeout", r.State, r.Error)
 	}
 }

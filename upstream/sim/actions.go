@@ -67,8 +67,12 @@ func (s *Server) serveListModels(c *call, req *upstream.ListModelsRequest) {
 	}
 	all := s.Models()
 	page := []upstream.Model{}
+	limit := req.Limit
+	if s.opts.ModelPageCap > 0 {
+		limit = min(limit, s.opts.ModelPageCap)
+	}
 	if req.Offset < len(all) {
-		page = all[req.Offset:min(len(all), req.Offset+req.Limit)]
+		page = all[req.Offset:min(len(all), req.Offset+limit)]
 	}
 	c.ok(upstream.Response{ListModelsResponse: &upstream.ListModelsResponse{Total: len(all), Models: page}})
 }

@@ -166,3 +166,29 @@ func TestGatewaySignature(t *testing.T) {
 		t.Fatalf("stale Date: %v, want ErrAuth", err)
 	}
 }
+
+// A service that caps its pages below the limit hides nothing from AllModels.
+func TestAllModelsWithCappedPages(t *testing.T) {
+	t.Parallel()
+	srv, err := sim.New(sim.Options{Credentials: testCreds, ModelPageCap: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	for i := range 30 {
+		if err := srv.AddModel(fmt.Sprintf("m%02d", i), time.Now().Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := upstream.New(upstream.Options{BaseURL: srv.URL(), Credentials: testCreds, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := c.AllModels(t.Context())
+	if err != nil || len(ms) != 30 || ms[29].Name != "m29" {
+		t.Fatalf("AllModels: %d models (%v), want all 30", len(ms), err)
+	}
+	if got := srv.Stats().Count(upstream.ActionListModels, sim.OutcomeOK); got != 5 {
+		t.Errorf("%d ListModels calls, want 5 pages of at most 7", got)
+	}
+}

@@ -70,6 +70,10 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; default 1 MiB.
 	MaxBodyBytes int64
 
+	// ModelPageCap, when positive, caps a ListModels page below the limit asked for, as
+	// some services do: a client must walk the pages by total, not stop at a short one.
+	ModelPageCap int
+
 	// Rate is the per-secretId limit in requests per second (a sliding 1 s window over
 	// accepted requests); 0 = no limit. Every action counts.
 	Rate int
