@@ -9,7 +9,6 @@ import (
 	"iter"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -243,7 +242,7 @@ func (e *enqueuer) read(seq iter.Seq2[batch.Item, error]) error {
 			}
 			return err == nil
 		}
-		file := originFile(it.Origin)
+		file, _ := splitOrigin(it.Origin)
 		if (len(chunk) == enqueueChunk || file != manifest) && len(chunk) > 0 {
 			if err = flush(); err != nil {
 				return false
@@ -280,14 +279,6 @@ func reportMerged(manifest string, dups []batch.Duplicate, held []*batch.LineErr
 	for _, d := range dups {
 		report(d.LineError())
 	}
-}
-
-// originFile is the file part of an item's origin "FILE:LINE".
-func originFile(origin string) string {
-	if i := strings.LastIndexByte(origin, ':'); i >= 0 {
-		return origin[:i]
-	}
-	return origin
 }
 
 // flush stores one chunk of one manifest and queues its items' tasks. It returns what

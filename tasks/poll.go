@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -142,7 +143,7 @@ func (h *Handlers) aim(ctx context.Context, rec batch.ItemRecord, class string, 
 
 // scoutMember names an attempt in a class's scout slots.
 func scoutMember(rec batch.ItemRecord) string {
-	return rec.Batch + ":" + rec.ID + ":" + fmt.Sprint(rec.Attempt)
+	return rec.Batch + ":" + rec.ID + ":" + strconv.Itoa(rec.Attempt)
 }
 
 // estimate is what the recent jobs of a class say of its durations.
@@ -182,11 +183,16 @@ func (h *Handlers) deadline(rec batch.ItemRecord) (time.Time, time.Duration) {
 	if rec.Request.Timeout > 0 {
 		timeout = time.Duration(rec.Request.Timeout) * time.Second
 	}
-	start := rec.SubmittedAt
-	if start.IsZero() {
-		start = rec.UpdatedAt
+	return submittedAt(rec).Add(timeout + h.set.TimeoutGrace), timeout
+}
+
+// submittedAt is when an item's job was created, by our clock: its record's, or, for a
+// record without one, its last change.
+func submittedAt(rec batch.ItemRecord) time.Time {
+	if rec.SubmittedAt.IsZero() {
+		return rec.UpdatedAt
 	}
-	return start.Add(timeout + h.set.TimeoutGrace), timeout
+	return rec.SubmittedAt
 }
 
 // pollAgain schedules the next poll after a call that found the job not final, or

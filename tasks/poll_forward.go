@@ -23,9 +23,10 @@ const (
 
 // bringForward runs now every scheduled poll of a class: its estimate just appeared or
 // dropped, so these polls were aimed too late (or parked, waiting for the scouts). Each
-// re-aims itself on the new estimate without a call, or calls if its job is due. At most one process scans a class per MinInterval;
-// polls scheduled meanwhile are aimed on the new estimate anyway. Best effort: a poll
-// not brought forward still runs at its own time.
+// re-aims itself on the new estimate without a call, or calls if its job is due. At
+// most one process scans a class per MinInterval; polls scheduled meanwhile are aimed
+// on the new estimate anyway. Best effort: a poll not brought forward still runs at
+// its own time.
 func (h *Handlers) bringForward(ctx context.Context, class string) {
 	if h.inspector == nil {
 		return

@@ -66,10 +66,7 @@ type PollPayload struct {
 
 // state is what the payload knows of its job.
 func (p PollPayload) state(rec batch.ItemRecord) pollState {
-	s := pollState{submitted: rec.SubmittedAt, calls: p.Calls, started: time.Duration(p.Started) * time.Millisecond}
-	if s.submitted.IsZero() {
-		s.submitted = rec.UpdatedAt
-	}
+	s := pollState{submitted: submittedAt(rec), calls: p.Calls, started: time.Duration(p.Started) * time.Millisecond}
 	if p.Last > 0 {
 		s.last = time.UnixMilli(p.Last)
 	}

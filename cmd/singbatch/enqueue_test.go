@@ -409,6 +409,10 @@ func TestEnqueueRejectsNamesTheServiceHas(t *testing.T) {
 	if err == nil || errOut != want || !strings.Contains(out, "items           2: 1 song, 1 training") {
 		t.Errorf("dry run: %v\nstderr %q\nstdout %s", err, errOut, out)
 	}
+	_, errOut, err = b.run(t.Context(), "", "enqueue", "--strict", "--batch", "b1", path)
+	if _, berr := b.store.Batch(t.Context(), "b1"); err == nil || errOut != want || !errors.Is(berr, batch.ErrBatchNotFound) {
+		t.Errorf("enqueue --strict: %v, stderr %q, batch %v (want nothing written)", err, errOut, berr)
+	}
 	_, errOut, err = b.run(t.Context(), "", "enqueue", "--batch", "b1", path)
 	if err == nil || errOut != want {
 		t.Errorf("enqueue: %v, stderr %q", err, errOut)

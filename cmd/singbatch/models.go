@@ -87,7 +87,7 @@ func runModels(ctx context.Context, e env, args []string) error {
 	}
 	remote, err := remoteModels(ctx, e, cfg, rdb, store.Keys())
 	if err != nil {
-		return err
+		return fmt.Errorf("models --remote: %w", err)
 	}
 	return printModels(e.stdout, f.json, true, joinModels(local, remote))
 }
@@ -166,7 +166,7 @@ func remoteModels(ctx context.Context, e env, cfg config, rdb redis.UniversalCli
 	defer cancel()
 	ms, err := api.AllModels(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("models --remote: %w", err)
+		return nil, fmt.Errorf("list the service's models: %w", err)
 	}
 	return ms, nil
 }

@@ -210,7 +210,8 @@ func runSimSettings(scale float64) tasks.Settings {
 	s := tasks.DefaultSettings()
 	s.ReconcileDelay = time.Second // the simulator answers at once
 	// DefaultJobTimeout stays: every CreateJob carries it, and the simulator scales it
-	// with its own clock; scaled here too, it would end the demo's jobs twice as early.
+	// with its own clock; scaled here too, it would be scaled twice (6 h → 2 s there),
+	// shorter than the demo's training.
 	s.TimeoutGrace = sc(s.TimeoutGrace, time.Second)
 	s.NotFoundGrace = sc(s.NotFoundGrace, time.Second)
 	s.RetryBase = sc(s.RetryBase, 50*time.Millisecond)
