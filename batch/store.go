@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/singbatch/singbatch/internal/keyspace"
 )
 
 // Errors of Store lookups, matched with errors.Is.
@@ -43,7 +44,7 @@ var (
 // concurrent use.
 type Store struct {
 	rdb   redis.UniversalClient
-	keys  Keys
+	keys  keyspace.Keys
 	clock func() time.Time
 
 	addItems       *redis.Script
@@ -60,7 +61,7 @@ type Store struct {
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in
 // production); nil means time.Now.
-func NewStore(rdb redis.UniversalClient, keys Keys, clock func() time.Time) *Store {
+func NewStore(rdb redis.UniversalClient, keys keyspace.Keys, clock func() time.Time) *Store {
 	if clock == nil {
 		clock = time.Now
 	}
@@ -82,6 +83,6 @@ func NewStore(rdb redis.UniversalClient, keys Keys, clock func() time.Time) *Sto
 }
 
 // Keys returns the key names the store uses.
-func (s *Store) Keys() Keys { return s.keys }
+func (s *Store) Keys() keyspace.Keys { return s.keys }
 
 func (s *Store) nowMs() string { return msString(s.clock()) }

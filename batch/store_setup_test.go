@@ -9,7 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -23,7 +24,7 @@ func newTestClock(t time.Time) *testClock    { c := &testClock{}; c.ms.Store(t.U
 // storeBundle is what a store test may inspect besides the store (river-style bundle).
 type storeBundle struct {
 	rdb   *redis.Client
-	keys  Keys
+	keys  keyspace.Keys
 	clock *testClock
 }
 
@@ -38,7 +39,7 @@ func setupStore(t testing.TB) (*Store, *storeBundle) {
 	srv := redistest.Start(t, redistest.Options{})
 	b := &storeBundle{
 		rdb:   srv.Client(t),
-		keys:  Keys{Prefix: "t_" + nonWord.ReplaceAllString(t.Name(), "_")},
+		keys:  keyspace.Keys{Prefix: "t_" + nonWord.ReplaceAllString(t.Name(), "_")},
 		clock: newTestClock(t0),
 	}
 	return NewStore(b.rdb, b.keys, b.clock.Now), b

@@ -18,7 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -125,7 +126,7 @@ type benchStack struct {
 func newBenchStack(b *testing.B, poll tasks.PollTiming) *benchStack {
 	srv := redistest.Start(b, redistest.Options{})
 	st := &benchStack{b: b, rdb: srv.Client(b)}
-	keys := batch.Keys{Prefix: "bench"}
+	keys := keyspace.Keys{Prefix: "bench"}
 	st.store = batch.NewStore(st.rdb, keys, nil)
 	var err error
 	st.sim, err = sim.New(sim.Options{Credentials: benchCreds, TimeScale: benchTimeScale, Rate: benchRate,

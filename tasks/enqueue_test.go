@@ -15,7 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 )
 
 // enqueueWorld is a private Redis with a store and an asynq client on it.
@@ -30,7 +31,7 @@ func newEnqueueWorld(t *testing.T) *enqueueWorld {
 	t.Helper()
 	srv := redistest.Start(t, redistest.Options{})
 	rdb := srv.Client(t)
-	return &enqueueWorld{rdb: rdb, store: batch.NewStore(rdb, batch.Keys{Prefix: "enq"}, nil),
+	return &enqueueWorld{rdb: rdb, store: batch.NewStore(rdb, keyspace.Keys{Prefix: "enq"}, nil),
 		queue: asynq.NewClientFromRedisClient(rdb), dir: t.TempDir()}
 }
 

@@ -21,7 +21,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
@@ -50,7 +51,7 @@ type bundle struct {
 	t       *testing.T
 	redis   *redistest.Server
 	rdb     *redis.Client
-	keys    batch.Keys
+	keys    keyspace.Keys
 	store   *batch.Store
 	sim     *sim.Server
 	audio   *httptest.Server
@@ -106,7 +107,7 @@ func newBundle(t *testing.T, configure func(*bundleConfig)) *bundle {
 	if configure != nil {
 		configure(&cfg)
 	}
-	b := &bundle{t: t, cfg: cfg, keys: batch.Keys{Prefix: "test"}}
+	b := &bundle{t: t, cfg: cfg, keys: keyspace.Keys{Prefix: "test"}}
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	b.log, b.logs = zap.New(core), logs

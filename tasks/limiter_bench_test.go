@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/redistest"
 )
 
 // BenchmarkLimiterQuotaUse keeps three limiters (three processes) at UPSTREAM_RATE 20

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
 )
 

@@ -15,7 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redisproc"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -49,7 +50,7 @@ func newWorld(ctx context.Context, o options, sc scenario) (*world, error) {
 		return nil, err
 	}
 	w.rdb = redis.NewClient(&redis.Options{Addr: w.redis.Addr(), PoolSize: 64})
-	keys := batch.Keys{Prefix: "bench"}
+	keys := keyspace.Keys{Prefix: "bench"}
 	w.store = batch.NewStore(w.rdb, keys, nil)
 	jitter := o.jitter
 	if jitter == 0 {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -69,7 +70,7 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if (auth.user == "") != auth.password.IsZero() {
 		return errors.New("configuration: DASHBOARD_USER and DASHBOARD_PASSWORD: set both or neither")
 	}
-	keys := batch.Keys{Prefix: cfg.RedisPrefix}
+	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
 	if err := keys.Validate(); err != nil {
 		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
 	}

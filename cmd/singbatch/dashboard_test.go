@@ -20,7 +20,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -65,7 +66,7 @@ func setupDashboard(t *testing.T) *dashBundle {
 	srv := redistest.Start(t, redistest.Options{})
 	b := &dashBundle{
 		redis: srv,
-		store: batch.NewStore(srv.Client(t), batch.Keys{Prefix: dashPrefix}, nil),
+		store: batch.NewStore(srv.Client(t), keyspace.Keys{Prefix: dashPrefix}, nil),
 		vars: []string{
 			"REDIS_URL=" + srv.URL(), "REDIS_PREFIX=" + dashPrefix,
 			"UPSTREAM_SECRET_ID=" + dashSecretID, "UPSTREAM_SECRET_KEY=" + dashSecretKey,
@@ -217,7 +218,7 @@ func (b *dashBundle) handler(t *testing.T, allowWrites bool, auth dashboardAuth)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	d, err := newDashboard(dashboardOptions{
-		Store: batch.NewStore(rdb, batch.Keys{Prefix: cfg.RedisPrefix}, nil), Redis: rdb, RedisConnOpt: connOpt,
+		Store: batch.NewStore(rdb, keyspace.Keys{Prefix: cfg.RedisPrefix}, nil), Redis: rdb, RedisConnOpt: connOpt,
 		AllowWrites: allowWrites, Auth: auth, Secrets: []upstream.Secret{cfg.SecretID, cfg.SecretKey, cfg.GatewayKeySecret},
 	})
 	if err != nil {
@@ -276,7 +277,7 @@ func itemIDs(page string) []string {
 func TestDashboardPagesPagingAndFilters(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	store := batch.NewStore(srv.Client(t), batch.Keys{Prefix: dashPrefix}, nil)
+	store := batch.NewStore(srv.Client(t), keyspace.Keys{Prefix: dashPrefix}, nil)
 	ctx := context.Background()
 	items := make([]batch.Item, 250)
 	for i := range items {

@@ -17,7 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -63,7 +64,7 @@ func newE2E(t *testing.T, simOpts sim.Options, vars ...string) *e2eBundle {
 	t.Logf("go build: %v", time.Since(start).Round(time.Millisecond))
 	b.redis = redistest.Start(t, redistest.Options{AOF: true})
 	b.rdb = b.redis.Client(t)
-	b.store = batch.NewStore(b.rdb, batch.Keys{Prefix: e2ePrefix}, nil)
+	b.store = batch.NewStore(b.rdb, keyspace.Keys{Prefix: e2ePrefix}, nil)
 
 	simOpts.Credentials = e2eCreds
 	simOpts.OutputDir = t.TempDir()

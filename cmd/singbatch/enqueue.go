@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -174,7 +175,7 @@ func learnedDurations(ctx context.Context, store *batch.Store) []tasks.ClassDura
 // trainings of names it already has are rejected before anything is queued. Without
 // credentials, or when the service cannot be asked, it says so and returns none: the
 // service then refuses such a training itself, when its job is created.
-func serviceModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys batch.Keys) tasks.ServiceModels {
+func serviceModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys keyspace.Keys) tasks.ServiceModels {
 	if cfg.requireCredentials() != nil {
 		return nil
 	}

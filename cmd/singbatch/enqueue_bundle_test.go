@@ -15,7 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/batch/redistest"
+	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -41,7 +42,7 @@ func newCLI(t *testing.T, vars ...string) *cliBundle {
 	prefix := "clitest-" + strings.ReplaceAll(t.Name(), "/", "-")
 	b := &cliBundle{
 		t: t, redis: srv, rdb: rdb, prefix: prefix,
-		store:     batch.NewStore(rdb, batch.Keys{Prefix: prefix}, nil),
+		store:     batch.NewStore(rdb, keyspace.Keys{Prefix: prefix}, nil),
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
 		dir:       t.TempDir(),
 		vars: append([]string{"REDIS_URL=" + srv.URL(), "REDIS_PREFIX=" + prefix,

@@ -420,7 +420,7 @@ func TestEnqueueRejectsNamesTheServiceHas(t *testing.T) {
 	assertList(t, "records", b.items("b1"), []string{"t2 pending 1 " + path + ":2", "s1 pending 1 " + path + ":3"})
 }
 
-// withoutRuns drops the enqueue runs' records (batch.Keys.EnqueueRun) from keys.
+// withoutRuns drops the enqueue runs' records (keyspace.Keys.EnqueueRun) from keys.
 func withoutRuns(keys []string) []string {
 	var out []string
 	for _, k := range keys {

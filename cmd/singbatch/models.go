@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -137,7 +138,7 @@ func localModelJSON(m batch.ModelRecord) modelJSON {
 
 // remoteModels pages through the service's ListModels, under the account-wide limiter
 // that the workers share, so that listing never pushes the account over its rate.
-func remoteModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys batch.Keys) ([]upstream.Model, error) {
+func remoteModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys keyspace.Keys) ([]upstream.Model, error) {
 	log, err := newLogger(cfg, e.stderr)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -62,7 +63,7 @@ func runRetry(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys := batch.Keys{Prefix: cfg.RedisPrefix}
+	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
 	if err := keys.Validate(); err != nil {
 		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
 	}

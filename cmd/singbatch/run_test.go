@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/singbatch/singbatch/batch/redisproc"
+	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
 

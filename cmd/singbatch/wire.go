@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -38,7 +39,7 @@ func (c config) redisClient() (redis.UniversalClient, error) {
 // openStore connects to Redis for the batch records. The caller closes the client,
 // which Asynq and the limiter may share.
 func openStore(cfg config) (*batch.Store, redis.UniversalClient, error) {
-	keys := batch.Keys{Prefix: cfg.RedisPrefix}
+	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
 	if err := keys.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
 	}
@@ -50,7 +51,7 @@ func openStore(cfg config) (*batch.Store, redis.UniversalClient, error) {
 }
 
 // newLimiter is the account-wide limiter every upstream call of this process goes through.
-func (c config) newLimiter(rdb redis.UniversalClient, keys batch.Keys, log *zap.Logger) (*tasks.Limiter, error) {
+func (c config) newLimiter(rdb redis.UniversalClient, keys keyspace.Keys, log *zap.Logger) (*tasks.Limiter, error) {
 	lim, err := tasks.NewLimiter(rdb, tasks.LimiterOptions{
 		Rate: c.UpstreamRate,
 		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()},

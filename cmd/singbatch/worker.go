@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -61,7 +62,7 @@ func runWorker(ctx context.Context, e env, args []string) error {
 // when not nil, adjusts the options and settings last (`singbatch run` shortens the
 // queue checks for a fast simulator). The caller closes rdb after Run returns.
 func (c config) newWorker(rdb redis.UniversalClient, log *zap.Logger, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks.Worker, error) {
-	keys := batch.Keys{Prefix: c.RedisPrefix}
+	keys := keyspace.Keys{Prefix: c.RedisPrefix}
 	if err := keys.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/singbatch/singbatch/batch/redisproc"
+	"github.com/singbatch/singbatch/internal/redisproc"
 )
 
 // Options configure the server.

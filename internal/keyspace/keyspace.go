@@ -1,9 +1,9 @@
-package batch
+// Package keyspace builds the name of every Redis key singbatch writes, the limiter's
+// included; no other package spells one (asynq's internal/base is the model).
+package keyspace
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -21,7 +21,7 @@ const DefaultPrefix = "singbatch"
 //
 // The variable part of a key (batch name, item id, model name, ...) always comes last,
 // after a fixed word that no other key shares, and batch names cannot hold ':' (see
-// ValidBatchName), so two different records never map to the same key.
+// batch.ValidBatchName), so two different records never map to the same key.
 type Keys struct {
 	Prefix string // empty means DefaultPrefix
 }
@@ -61,7 +61,7 @@ func (k Keys) BatchItems(name string) string { return k.base() + "batch-items:" 
 // "first:FILE", "last:FILE" (Unix ms), "added:FILE", "existing:FILE", "refused:FILE".
 func (k Keys) BatchManifests(name string) string { return k.base() + "batch-manifests:" + name }
 
-// Item is one item's record, a hash (see ItemRecord) without its request.
+// Item is one item's record, a hash (see batch.ItemRecord) without its request.
 func (k Keys) Item(batch, id string) string { return k.base() + "item:" + batch + ":" + id }
 
 // ItemRequest is one item's normalized CreateJob request, a JSON string. It lives
@@ -75,16 +75,16 @@ func (k Keys) ItemRequest(batch, id string) string {
 // Models is the set of every model name with a record.
 func (k Keys) Models() string { return k.base() + "models" }
 
-// Model is a model's record, a hash (see ModelRecord).
+// Model is a model's record, a hash (see batch.ModelRecord).
 func (k Keys) Model(name string) string { return k.base() + "model:" + name }
 
 // ModelWaiters holds the items waiting for a model's training, a sorted set of
 // "BATCH:ID" scored by the time they started waiting. A waiter stays after the training
-// ended until its release is acknowledged (Store.AckWaiters).
+// ended until its release is acknowledged (batch.Store.AckWaiters).
 func (k Keys) ModelWaiters(name string) string { return k.base() + "model-waiters:" + name }
 
 // RateLimit is the account-wide GCRA limiter's key for one share of the quota
-// (used by tasks/limiter.go; go-redis/redis_rate prepends its own "rate:").
+// (used by tasks/limiter; go-redis/redis_rate prepends its own "rate:").
 func (k Keys) RateLimit(share string) string { return k.base() + "rate:" + share }
 
 // RateState is the adaptive rate limiter's hash (current rate, last slow-down).
@@ -95,37 +95,17 @@ func (k Keys) RateState() string { return k.base() + "rate-state" }
 func (k Keys) RateWindow() string { return k.base() + "rate-window" }
 
 // Durations is the capped list of recent job timings of one class, "totalMs:processingMs",
-// newest first (see Store.RecordJobTiming).
+// newest first (see batch.Store.RecordJobTiming).
 func (k Keys) Durations(class string) string { return k.base() + "durations:" + class }
 
 // DurationClasses is the set of classes with recorded timings.
 func (k Keys) DurationClasses() string { return k.base() + "duration-classes" }
 
-// Scouts is a class's scout slots, a hash slot -> "member|expiresMs" (Store.ClaimScout).
+// Scouts is a class's scout slots, a hash slot -> "member|expiresMs" (batch.Store.ClaimScout).
 func (k Keys) Scouts(class string) string { return k.base() + "scouts:" + class }
 
-// EnqueueRun is one enqueue run's state, "open" (with a lease) or "ended" (Store.OpenRun).
+// EnqueueRun is one enqueue run's state, "open" (with a lease) or "ended" (batch.Store.OpenRun).
 func (k Keys) EnqueueRun(token string) string { return k.base() + "enqueue-run:" + token }
 
 // Once is the marker of Store.TryOnce.
 func (k Keys) Once(name string) string { return k.base() + "once:" + name }
-
-// MaxBatchNameLen bounds batch names, which appear in every item key.
-const MaxBatchNameLen = 100
-
-var batchNameRE = regexp.MustCompile(`^[0-9A-Za-z_.-]+$`)
-
-// ValidBatchName checks a batch name: 1 to 100 ASCII letters, digits, '_', '-' or '.'.
-// Item keys are "item:BATCH:ID" and waiters are "BATCH:ID", so a ':' in a batch name
-// would make two items share a key.
-func ValidBatchName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("batch name: required")
-	case len(name) > MaxBatchNameLen:
-		return fmt.Errorf("batch name %q: at most %d characters", name, MaxBatchNameLen)
-	case !batchNameRE.MatchString(name):
-		return fmt.Errorf("batch name %q: only ASCII letters, digits, '_', '-' and '.' are allowed", name)
-	}
-	return nil
-}

@@ -129,8 +129,7 @@ func (p *Proc) launch(ctx context.Context) error {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
 	cmd := exec.Command("redis-server", args...)
-	// Never outlive the parent, even when it is SIGKILLed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}

@@ -1,7 +1,6 @@
-package batch
+package keyspace
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -40,18 +39,6 @@ func TestKeysValidate(t *testing.T) {
 	for prefix, ok := range map[string]bool{"": true, "singbatch": true, "prod:eu": true, "a{b": false, "a}": false, "a b": false} {
 		if err := (Keys{Prefix: prefix}).Validate(); (err == nil) != ok {
 			t.Errorf("Validate(%q) = %v", prefix, err)
-		}
-	}
-}
-
-func TestValidBatchName(t *testing.T) {
-	t.Parallel()
-	for name, ok := range map[string]bool{
-		"b1": true, "2025-01-02_run.3": true, "": false, "a:b": false, "a b": false, "ä": false,
-		strings.Repeat("x", MaxBatchNameLen): true, strings.Repeat("x", MaxBatchNameLen+1): false,
-	} {
-		if err := ValidBatchName(name); (err == nil) != ok {
-			t.Errorf("ValidBatchName(%q) = %v", name, err)
 		}
 	}
 }
