@@ -21,6 +21,7 @@ import (
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
@@ -135,8 +136,8 @@ func newBenchStack(b *testing.B, poll tasks.PollTiming) *benchStack {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.sim.Close() })
-	lim, err := tasks.NewLimiter(st.rdb, tasks.LimiterOptions{Rate: benchRate,
-		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()}})
+	lim, err := limiter.New(st.rdb, limiter.Options{Rate: benchRate,
+		Keys: keys})
 	if err != nil {
 		b.Fatal(err)
 	}

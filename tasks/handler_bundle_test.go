@@ -23,6 +23,7 @@ import (
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
@@ -57,7 +58,7 @@ type bundle struct {
 	audio   *httptest.Server
 	api     *upstream.Client
 	jobAPI  JobAPI // what the handlers call: api, or cfg.fake
-	limiter *Limiter
+	limiter *limiter.Limiter
 	gate    *SubmitGate // nil without limiter
 	queue   *asynq.Client
 	h       *Handlers
@@ -135,13 +136,13 @@ func newBundle(t *testing.T, configure func(*bundleConfig)) *bundle {
 
 	var gate upstream.Gate
 	if cfg.rate > 0 {
-		b.limiter, err = NewLimiter(b.rdb, LimiterOptions{
+		b.limiter, err = limiter.New(b.rdb, limiter.Options{
 			Rate:   cfg.rate,
-			Keys:   LimiterKeys{Bucket: b.keys.RateLimit, State: b.keys.RateState(), Window: b.keys.RateWindow()},
+			Keys:   b.keys,
 			Logger: b.log,
 		})
 		if err != nil {
-			t.Fatalf("NewLimiter: %v", err)
+			t.Fatalf("limiter.New: %v", err)
 		}
 		b.gate = NewSubmitGate(b.limiter)
 		gate = b.gate

@@ -23,7 +23,7 @@ type SubmitGate struct {
 	inner upstream.Gate
 }
 
-// NewSubmitGate wraps the account-wide gate (the Limiter).
+// NewSubmitGate wraps the account-wide gate (a limiter.Limiter).
 func NewSubmitGate(inner upstream.Gate) *SubmitGate { return &SubmitGate{inner: inner} }
 
 // prepaidKey marks a context carrying a token already taken from the inner gate.

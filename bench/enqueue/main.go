@@ -4,7 +4,7 @@
 //	go run ./bench/enqueue -n 100000,1000000 -out docs/benchmarks.md
 //
 // For each size it generates a JSONL manifest (99 % songs, 1 % trainings) in a temporary
-// folder, starts its own redis-server (batch/redisproc), builds singbatch, and runs, each
+// folder, starts its own redis-server (internal/redisproc), builds singbatch, and runs, each
 // as a child process whose peak RSS the kernel reports (getrusage's ru_maxrss):
 //
 //  1. `singbatch enqueue --batch bench FILE` on an empty Redis;

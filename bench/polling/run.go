@@ -18,6 +18,7 @@ import (
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
@@ -69,8 +70,8 @@ func newWorld(ctx context.Context, o options, sc scenario) (*world, error) {
 		w.close()
 		return nil, err
 	}
-	lim, err := tasks.NewLimiter(w.rdb, tasks.LimiterOptions{Rate: o.rate, SubmitShare: o.submitShare,
-		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()}})
+	lim, err := limiter.New(w.rdb, limiter.Options{Rate: o.rate, SubmitShare: o.submitShare,
+		Keys: keys})
 	if err != nil {
 		w.close()
 		return nil, err

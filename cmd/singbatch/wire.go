@@ -10,7 +10,7 @@ import (
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/keyspace"
-	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/tasks/limiter"
 )
 
 // redisConn parses REDIS_URL the way Asynq does (redis, rediss, redis-socket, sentinel).
@@ -51,10 +51,10 @@ func openStore(cfg config) (*batch.Store, redis.UniversalClient, error) {
 }
 
 // newLimiter is the account-wide limiter every upstream call of this process goes through.
-func (c config) newLimiter(rdb redis.UniversalClient, keys keyspace.Keys, log *zap.Logger) (*tasks.Limiter, error) {
-	lim, err := tasks.NewLimiter(rdb, tasks.LimiterOptions{
+func (c config) newLimiter(rdb redis.UniversalClient, keys keyspace.Keys, log *zap.Logger) (*limiter.Limiter, error) {
+	lim, err := limiter.New(rdb, limiter.Options{
 		Rate: c.UpstreamRate,
-		Keys: tasks.LimiterKeys{Bucket: keys.RateLimit, State: keys.RateState(), Window: keys.RateWindow()},
+		Keys: keys,
 		// A call holds its place in the window until its reply; the lease only matters
 		// for a worker killed mid-call, and must outlast any attempt.
 		WindowLease: c.UpstreamTimeout + windowLeaseSlack,

@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"context"
@@ -13,65 +13,18 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// The account-wide upstream rate limit, shared by every worker process through Redis.
-//
-//  1. Hard cap. One GCRA bucket (BucketAll) at the effective rate Margin × current rate.
-//     Every upstream call takes one token from it, so the cap holds whatever the layers
-//     below do. Its burst is 1 plus a tolerance τ = min(interval/10, 5 ms): a call may
-//     come τ before its slot, so waiters ask a little early instead of a little late and
-//     the schedule does not slip by the wake-up latency on every grant. Grants are thus
-//     spaced on Redis's clock so that k+1 of them span at least k/(Margin·rate) − τ. At
-//     the default Margin 0.97 and an integer rate r, r+1 calls in a half-open 1 s window
-//     would need the r gaps (1.031 s together) to shrink by more than 31 ms − τ ≥ 26 ms
-//     between our grant and the service's clock: that is the jitter allowance, paid for
-//     with 3 % of the quota. (For a fractional rate the bound is ⌈Margin·rate⌉.)
-//     The window (limiter_window.go) then bounds what reaches the service in any 1 s
-//     whatever the network's delay: at most WindowLimit calls sent and not yet known to
-//     have arrived more than 1 s ago. The bucket's spacing keeps it from biting in
-//     normal operation; it only holds back calls that jitter has bunched together.
-//  2. Guarantee. Each share has a reserved GCRA bucket at its fraction of the effective
-//     rate. A waiter that gets a token there holds a ticket: it is within its share's
-//     guarantee. While a ticket holder waits for the account bucket it says so in the
-//     state hash ("pending:<share>", until just after its next try).
-//  3. Borrowing. A waiter without a ticket may take an account token too (capacity the
-//     other share leaves unused), but not while a ticket holder of the other share is
-//     pending. With one share idle, the busy one gets the whole rate; with both busy,
-//     tickets of both arrive at exactly the account rate and each share gets its
-//     fraction. The marker matters when the ticket holder is farther from Redis than the
-//     borrowers: without it, they would win every race for the slot.
-//
-// Why redis_rate and no Lua of our own: each bucket is one atomic GCRA script on Redis
-// time, and the two steps reserved → account need no atomicity, because a ticket is kept
-// (across waiters of the share in this process) until the account bucket grants, so no
-// token is ever taken and then wasted. A share's waiters queue in-process so that only one
-// of them per process talks to Redis at a time.
-//
-// Adaptive rate (AIMD). The state hash holds the rate after the last throttle ("base"),
-// when it starts climbing again ("since", the end of the pause), the pause itself
-// ("paused_until", from Retry-After) and the last decrease. The current rate is a pure
-// function of those and the clock (base + IncreasePerSecond·Rate per second since
-// "since", within [MinRate, Rate]), so recovery needs no writer. Throttled updates the
-// hash under WATCH/MULTI and cuts the rate at most once per DecreaseWindow, so one burst
-// of 429s seen by many processes halves it once. Processes re-read the hash at most every
-// RefreshEvery: a cut or a pause reaches the others within that time (the process that
-// saw the 429 applies it at once). AIMD times come from the injected clock (unix ms in
-// the hash, so the processes' clocks are assumed in step to a few ms); the buckets run on
-// Redis time.
-//
-// Key names come from the caller (LimiterKeys). redis_rate prefixes bucket keys with
-// "rate:", so a bucket's Redis key is "rate:" + Keys.Bucket(name).
-
-// Shares of the account-wide rate. They are also the names passed to LimiterKeys.Bucket
+// Shares of the account-wide rate. They are also the names passed to keyspace.Keys.RateLimit
 // for the shares' reserved buckets.
 const (
 	ShareSubmit = "submit" // CreateJob, ListJobs (reconciliation)
 	SharePoll   = "poll"   // GetJob, ListModels
 )
 
-// BucketAll is the name passed to LimiterKeys.Bucket for the account-wide bucket.
+// BucketAll is the name passed to keyspace.Keys.RateLimit for the account-wide bucket.
 const BucketAll = "all"
 
 // ErrUnknownAction is returned by Wait for an action that maps to no share.
@@ -103,18 +56,8 @@ func ShareFor(action string) (string, error) {
 	return "", fmt.Errorf("limiter: %w %q", ErrUnknownAction, action)
 }
 
-// LimiterKeys name the Redis keys of the limiter; batch/keys.go builds them.
-type LimiterKeys struct {
-	// Bucket names a GCRA bucket: BucketAll, ShareSubmit or SharePoll.
-	Bucket func(name string) string
-	// State is the hash holding the adaptive rate, the pause and the pending markers.
-	State string
-	// Window is the sorted set of recent and in-flight calls (limiter_window.go).
-	Window string
-}
-
-// LimiterOptions configure a Limiter. Zero values take the defaults given per field.
-type LimiterOptions struct {
+// Options configure a Limiter. Zero values take the defaults given per field.
+type Options struct {
 	Rate float64 // UPSTREAM_RATE: requests/s for the whole account, every call; required, ≥ 0.01
 	// SubmitShare is the fraction of the rate guaranteed to submit, in (0,1); poll gets
 	// the rest. Default 0.1: polls come first. A job is polled about once when its
@@ -125,7 +68,7 @@ type LimiterOptions struct {
 	// 20 % at 0.1, the same makespan). Submissions borrow whatever polls leave, and keep
 	// a tenth of the rate whatever they ask.
 	SubmitShare float64
-	Keys        LimiterKeys
+	Keys        keyspace.Keys // the key space of REDIS_PREFIX
 
 	Margin            float64       // GCRA runs at Margin × rate to absorb jitter. Default 0.97
 	MinRate           float64       // floor of the adaptive rate, ≥ 0.001. Default 0.05 × Rate
@@ -142,8 +85,8 @@ type LimiterOptions struct {
 	Logger *zap.Logger                                      // default zap.NewNop()
 }
 
-// LimiterStats counts what this process's Limiter did.
-type LimiterStats struct {
+// Stats counts what this process's Limiter did.
+type Stats struct {
 	Submit, Poll ShareStats
 	Canceled     int64 // Wait calls ended by their context
 	Errors       int64 // Wait calls ended by a Redis error
@@ -165,7 +108,7 @@ type ShareStats struct {
 type Limiter struct {
 	rdb  redis.UniversalClient
 	gcra *redis_rate.Limiter
-	opts LimiterOptions
+	opts Options
 	aimd aimdParams
 	all  string // bucket key
 	// tolerance: how early before its slot the account bucket grants a call.
@@ -195,8 +138,8 @@ type limiterShare struct {
 	granted, delayed, borrowed atomic.Int64
 }
 
-// NewLimiter checks the options and returns a Limiter. It does no I/O.
-func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error) {
+// New checks the options and returns a Limiter. It does no I/O.
+func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("limiter: nil redis client")
 	}
@@ -215,17 +158,17 @@ func NewLimiter(rdb redis.UniversalClient, opts LimiterOptions) (*Limiter, error
 			increase: opts.IncreasePerSecond,
 			window:   opts.DecreaseWindow,
 		},
-		all: opts.Keys.Bucket(BucketAll),
+		all: opts.Keys.RateLimit(BucketAll),
 		log: opts.Logger,
 		// A tenth of the shortest interval, at most 5 ms: small against the 31 ms margin.
 		tolerance: min(time.Duration(float64(time.Second)/(10*opts.Margin*opts.Rate)), limiterMaxTolerance),
 	}
-	l.window = newLimiterWindow(rdb, opts.Keys.Window, opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
+	l.window = newLimiterWindow(rdb, opts.Keys.RateWindow(), opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
 	l.shares = map[string]*limiterShare{
 		ShareSubmit: {name: ShareSubmit, other: SharePoll, fraction: opts.SubmitShare,
-			bucket: opts.Keys.Bucket(ShareSubmit), sem: make(chan struct{}, 1)},
+			bucket: opts.Keys.RateLimit(ShareSubmit), sem: make(chan struct{}, 1)},
 		SharePoll: {name: SharePoll, other: ShareSubmit, fraction: 1 - opts.SubmitShare,
-			bucket: opts.Keys.Bucket(SharePoll), sem: make(chan struct{}, 1)},
+			bucket: opts.Keys.RateLimit(SharePoll), sem: make(chan struct{}, 1)},
 	}
 	return l, nil
 }
@@ -237,8 +180,8 @@ const (
 	limiterMinFloor = 0.001 // MinRate, req/s
 )
 
-func (o LimiterOptions) withDefaults() (LimiterOptions, error) {
-	bad := func(field string, v any) (LimiterOptions, error) {
+func (o Options) withDefaults() (Options, error) {
+	bad := func(field string, v any) (Options, error) {
 		return o, fmt.Errorf("limiter options: %s: invalid value %v", field, v)
 	}
 	if !(o.Rate >= limiterMinRate) || math.IsInf(o.Rate, 0) {
@@ -250,14 +193,8 @@ func (o LimiterOptions) withDefaults() (LimiterOptions, error) {
 	if !(o.SubmitShare > 0 && o.SubmitShare < 1) {
 		return bad("SubmitShare", o.SubmitShare)
 	}
-	if o.Keys.Bucket == nil {
-		return bad("Keys.Bucket", "nil")
-	}
-	if o.Keys.State == "" {
-		return bad("Keys.State", `""`)
-	}
-	if o.Keys.Window == "" {
-		return bad("Keys.Window", `""`)
+	if err := o.Keys.Validate(); err != nil {
+		return o, fmt.Errorf("limiter options: %w", err)
 	}
 	if o.WindowLimit == 0 {
 		o.WindowLimit = max(1, int(o.Rate))
@@ -478,7 +415,7 @@ func (l *Limiter) allowN(ctx context.Context, key string, limit redis_rate.Limit
 func (l *Limiter) pendingUntil(ctx context.Context, name string) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
 	defer cancel()
-	ms, err := l.rdb.HGet(ctx, l.opts.Keys.State, limFieldPending+name).Int64()
+	ms, err := l.rdb.HGet(ctx, l.opts.Keys.RateState(), limFieldPending+name).Int64()
 	if errors.Is(err, redis.Nil) {
 		return time.Time{}, nil
 	}
@@ -491,18 +428,18 @@ func (l *Limiter) pendingUntil(ctx context.Context, name string) (time.Time, err
 func (l *Limiter) markPending(ctx context.Context, name string, until time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
 	defer cancel()
-	if err := l.rdb.HSet(ctx, l.opts.Keys.State, limFieldPending+name, until.UnixMilli()).Err(); err != nil {
+	if err := l.rdb.HSet(ctx, l.opts.Keys.RateState(), limFieldPending+name, until.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("limiter: mark %s pending: %w", name, err)
 	}
 	return nil
 }
 
 // Stats returns this process's counters.
-func (l *Limiter) Stats() LimiterStats {
+func (l *Limiter) Stats() Stats {
 	s := func(sh *limiterShare) ShareStats {
 		return ShareStats{Granted: sh.granted.Load(), Delayed: sh.delayed.Load(), Borrowed: sh.borrowed.Load()}
 	}
-	return LimiterStats{
+	return Stats{
 		Submit:    s(l.shares[ShareSubmit]),
 		Poll:      s(l.shares[SharePoll]),
 		Canceled:  l.canceled.Load(),
@@ -515,3 +452,15 @@ func (l *Limiter) Stats() LimiterStats {
 }
 
 // aimdParams are the constants of the adaptive rate.
+
+// sleepFor waits d or until ctx ends.
+func sleepFor(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

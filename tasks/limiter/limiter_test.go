@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -29,21 +30,20 @@ var (
 var limiterKeySeq atomic.Int64
 
 // limiterTestKeys returns key names no other limiter in the same server uses.
-func limiterTestKeys() LimiterKeys {
-	p := fmt.Sprintf("test:limiter:%d:", limiterKeySeq.Add(1))
-	return LimiterKeys{Bucket: func(name string) string { return p + name }, State: p + "state", Window: p + "window"}
+func limiterTestKeys() keyspace.Keys {
+	return keyspace.Keys{Prefix: fmt.Sprintf("test-limiter-%d", limiterKeySeq.Add(1))}
 }
 
 // newLimiters builds n limiters sharing one key set, each with its own Redis client, as
 // n worker processes would.
-func newLimiters(tb testing.TB, srv *redistest.Server, n int, opts LimiterOptions) []*Limiter {
+func newLimiters(tb testing.TB, srv *redistest.Server, n int, opts Options) []*Limiter {
 	tb.Helper()
 	opts.Keys = limiterTestKeys()
 	ls := make([]*Limiter, n)
 	for i := range ls {
-		l, err := NewLimiter(srv.Client(tb), opts)
+		l, err := New(srv.Client(tb), opts)
 		if err != nil {
-			tb.Fatalf("NewLimiter: %v", err)
+			tb.Fatalf("New: %v", err)
 		}
 		ls[i] = l
 	}
@@ -146,7 +146,7 @@ func TestLimiterCapsTheAccountAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	const rate, d = 20, 3 * time.Second
 	srv := redistest.Start(t, redistest.Options{})
-	ls := newLimiters(t, srv, 3, LimiterOptions{Rate: rate})
+	ls := newLimiters(t, srv, 3, Options{Rate: rate})
 
 	gs := runBacklog(t, ls, limAllActions, 6, d)
 
@@ -168,7 +168,7 @@ func TestLimiterShares(t *testing.T) {
 	t.Run("one share alone borrows the whole rate", func(t *testing.T) {
 		t.Parallel()
 		srv := redistest.Start(t, redistest.Options{})
-		ls := newLimiters(t, srv, 3, LimiterOptions{Rate: rate, SubmitShare: 0.5})
+		ls := newLimiters(t, srv, 3, Options{Rate: rate, SubmitShare: 0.5})
 
 		gs := runBacklog(t, ls, limSubmitActions, 4, d)
 
@@ -192,7 +192,7 @@ func TestLimiterShares(t *testing.T) {
 		t.Run(fmt.Sprintf("both saturated, submit share %.2f", submitShare), func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, redistest.Options{})
-			ls := newLimiters(t, srv, 3, LimiterOptions{Rate: rate, SubmitShare: submitShare})
+			ls := newLimiters(t, srv, 3, Options{Rate: rate, SubmitShare: submitShare})
 
 			gs := runBacklog(t, ls, limAllActions, 4, d)
 
@@ -228,7 +228,7 @@ func TestLimiterGuaranteeSurvivesLatency(t *testing.T) {
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 		rdb.AddHook(redisLatencyHook(latency))
 		t.Cleanup(func() { _ = rdb.Close() })
-		l, err := NewLimiter(rdb, LimiterOptions{Rate: rate, SubmitShare: submitShare, Keys: keys})
+		l, err := New(rdb, Options{Rate: rate, SubmitShare: submitShare, Keys: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +313,7 @@ func TestLimiterAIMD(t *testing.T) {
 	ctx := t.Context()
 	srv := redistest.Start(t, redistest.Options{})
 	clock := newLimiterClock()
-	ls := newLimiters(t, srv, 3, LimiterOptions{
+	ls := newLimiters(t, srv, 3, Options{
 		Rate: maxRate, MinRate: floor, Now: clock.Now, Logger: zaptest.NewLogger(t),
 	})
 
@@ -380,7 +380,7 @@ func TestLimiterWaitHonoursPause(t *testing.T) {
 	var sleptA, sleptB []time.Duration
 	keys := limiterTestKeys()
 	newL := func(slept *[]time.Duration) *Limiter {
-		l, err := NewLimiter(srv.Client(t), LimiterOptions{
+		l, err := New(srv.Client(t), Options{
 			Rate: 10, Keys: keys, Now: clock.Now, Sleep: clock.sleeper(slept),
 		})
 		if err != nil {
@@ -420,7 +420,7 @@ func TestLimiterWaitCanceled(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	sleeping := make(chan struct{}, 10)
-	l, err := NewLimiter(srv.Client(t), LimiterOptions{
+	l, err := New(srv.Client(t), Options{
 		Rate: 0.01, // one call per 103 s: the second Wait can only end by its context
 		Keys: limiterTestKeys(),
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -474,7 +474,7 @@ func TestLimiterRedisDown(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1}) // fail at once
 	t.Cleanup(func() { _ = rdb.Close() })
-	l, err := NewLimiter(rdb, LimiterOptions{Rate: 5, Keys: limiterTestKeys(), Logger: zaptest.NewLogger(t)})
+	l, err := New(rdb, Options{Rate: 5, Keys: limiterTestKeys(), Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,30 +510,29 @@ func TestShareFor(t *testing.T) {
 func TestNewLimiterRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
-	good := LimiterOptions{Rate: 10, Keys: limiterTestKeys()}
-	for name, mutate := range map[string]func(*LimiterOptions){
-		"zero rate":         func(o *LimiterOptions) { o.Rate = 0 },
-		"NaN rate":          func(o *LimiterOptions) { o.Rate = math.NaN() },
-		"share 1":           func(o *LimiterOptions) { o.SubmitShare = 1 },
-		"negative share":    func(o *LimiterOptions) { o.SubmitShare = -0.1 },
-		"no bucket keys":    func(o *LimiterOptions) { o.Keys.Bucket = nil },
-		"no state key":      func(o *LimiterOptions) { o.Keys.State = "" },
-		"margin above 1":    func(o *LimiterOptions) { o.Margin = 1.1 },
-		"floor above rate":  func(o *LimiterOptions) { o.MinRate = 11 },
-		"factor 1":          func(o *LimiterOptions) { o.DecreaseFactor = 1 },
-		"negative window":   func(o *LimiterOptions) { o.DecreaseWindow = -time.Second },
-		"negative increase": func(o *LimiterOptions) { o.IncreasePerSecond = -1 },
+	good := Options{Rate: 10, Keys: limiterTestKeys()}
+	for name, mutate := range map[string]func(*Options){
+		"zero rate":         func(o *Options) { o.Rate = 0 },
+		"NaN rate":          func(o *Options) { o.Rate = math.NaN() },
+		"share 1":           func(o *Options) { o.SubmitShare = 1 },
+		"negative share":    func(o *Options) { o.SubmitShare = -0.1 },
+		"bad key prefix":    func(o *Options) { o.Keys.Prefix = "a{b" },
+		"margin above 1":    func(o *Options) { o.Margin = 1.1 },
+		"floor above rate":  func(o *Options) { o.MinRate = 11 },
+		"factor 1":          func(o *Options) { o.DecreaseFactor = 1 },
+		"negative window":   func(o *Options) { o.DecreaseWindow = -time.Second },
+		"negative increase": func(o *Options) { o.IncreasePerSecond = -1 },
 	} {
 		opts := good
 		mutate(&opts)
-		if _, err := NewLimiter(srv.Client(t), opts); err == nil {
-			t.Errorf("%s: NewLimiter accepted it", name)
+		if _, err := New(srv.Client(t), opts); err == nil {
+			t.Errorf("%s: New accepted it", name)
 		}
 	}
-	if _, err := NewLimiter(srv.Client(t), good); err != nil {
+	if _, err := New(srv.Client(t), good); err != nil {
 		t.Errorf("good options: %v", err)
 	}
-	if _, err := NewLimiter(nil, good); err == nil {
+	if _, err := New(nil, good); err == nil {
 		t.Errorf("nil client accepted")
 	}
 }

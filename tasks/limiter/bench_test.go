@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"testing"
@@ -26,7 +26,7 @@ func BenchmarkLimiterQuotaUse(b *testing.B) {
 			var use float64
 			worst := 0
 			for range b.N {
-				ls := newLimiters(b, srv, 3, LimiterOptions{Rate: rate})
+				ls := newLimiters(b, srv, 3, Options{Rate: rate})
 				gs := runBacklog(b, ls, bc.actions, 4, d)
 				use += limiterQuotaUse(gs, rate)
 				worst = max(worst, maxGrantsInWindow(gs, time.Second))

@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"context"
@@ -41,9 +41,9 @@ import (
 // replies.
 
 var (
-	//go:embed limiter_window_acquire.lua
+	//go:embed window_acquire.lua
 	windowAcquireLua string
-	//go:embed limiter_window_release.lua
+	//go:embed window_release.lua
 	windowReleaseLua string
 )
 

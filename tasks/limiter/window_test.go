@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func TestLimiterWindowBoundsJitteredArrivals(t *testing.T) {
 	t.Parallel()
 	const rate, d = 20, 3 * time.Second
 	srv := redistest.Start(t, redistest.Options{})
-	ls := newLimiters(t, srv, 3, LimiterOptions{Rate: rate})
+	ls := newLimiters(t, srv, 3, Options{Rate: rate})
 
 	arrivals := runJitteredBacklog(t, ls, 3, 150*time.Millisecond, d)
 
@@ -79,7 +79,7 @@ func TestLimiterWindowIsTheHardCap(t *testing.T) {
 	t.Parallel()
 	const rate, limit, d = 20, 5, 3 * time.Second
 	srv := redistest.Start(t, redistest.Options{})
-	ls := newLimiters(t, srv, 2, LimiterOptions{Rate: rate, WindowLimit: limit})
+	ls := newLimiters(t, srv, 2, Options{Rate: rate, WindowLimit: limit})
 
 	arrivals := runJitteredBacklog(t, ls, 2, 20*time.Millisecond, d)
 
@@ -106,7 +106,7 @@ func TestLimiterWindowCountsFromTheReply(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	var mu sync.Mutex
 	var slept time.Duration
-	l, err := NewLimiter(srv.Client(t), LimiterOptions{
+	l, err := New(srv.Client(t), Options{
 		Rate: 1000, WindowLimit: 1, Keys: limiterTestKeys(),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
@@ -147,12 +147,12 @@ func TestLimiterWindowLeaseEndsForCrashedCalls(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, redistest.Options{})
 	keys := limiterTestKeys()
-	opts := LimiterOptions{Rate: 1000, WindowLimit: 1, WindowLease: 500 * time.Millisecond, Keys: keys}
-	crashed, err := NewLimiter(srv.Client(t), opts)
+	opts := Options{Rate: 1000, WindowLimit: 1, WindowLease: 500 * time.Millisecond, Keys: keys}
+	crashed, err := New(srv.Client(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := NewLimiter(srv.Client(t), opts)
+	other, err := New(srv.Client(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tasks
+package limiter
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func (l *Limiter) Throttled(action string, retryAfter time.Duration) {
 
 // recordThrottle applies a throttle to the shared state atomically.
 func (l *Limiter) recordThrottle(ctx context.Context, retryAfter time.Duration) (aimdState, bool, error) {
-	key := l.opts.Keys.State
+	key := l.opts.Keys.RateState()
 	var out aimdState
 	var decreased bool
 	txf := func(tx *redis.Tx) error {
@@ -93,7 +93,7 @@ func (l *Limiter) state(ctx context.Context) (aimdState, error) {
 func (l *Limiter) fetch(ctx context.Context) (aimdState, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
 	defer cancel()
-	st, err := readLimiterState(ctx, l.rdb, l.opts.Keys.State)
+	st, err := readLimiterState(ctx, l.rdb, l.opts.Keys.RateState())
 	if err != nil {
 		return aimdState{}, fmt.Errorf("limiter: %w", err)
 	}
