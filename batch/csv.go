@@ -43,8 +43,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 type csvSource struct {
@@ -210,7 +208,7 @@ func (s *csvSource) setCell(e *entry, f field, cell string, ps *problems) {
 		e.text = v
 	case fSourceContentID, fSourcePath:
 		if e.source == nil {
-			e.source = &upstream.Source{}
+			e.source = &Source{}
 		}
 		if f == fSourceContentID {
 			e.source.ContentID = v

@@ -2,8 +2,6 @@
 // and the Redis records of batches, items and models that workers update and users read.
 package batch
 
-import "github.com/singbatch/singbatch/upstream"
-
 // Kind is what an item asks the service to do.
 type Kind string
 
@@ -21,9 +19,9 @@ type Item struct {
 	Kind Kind   `json:"kind"`
 	// Model is the model a song is sung with, or the model a training creates.
 	Model string `json:"model"`
-	// Request is the normalized, validated CreateJob request. CustomID and Callback
-	// are left empty: they belong to an attempt, not to the item.
-	Request upstream.CreateJobRequest `json:"request"`
+	// Spec is the normalized, validated job; the attempt's customId and callback are
+	// added when it is sent.
+	Spec JobSpec `json:"spec"`
 	// Origin is "FILE:LINE" of the manifest line.
 	Origin string `json:"origin"`
 	// DerivedID: the line had no id, ID was derived from its content.

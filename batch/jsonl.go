@@ -10,27 +10,25 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // jsonLine is one JSONL line as written. Pointers tell "absent" from a zero value where
 // that matters.
 type jsonLine struct {
-	ID           string           `json:"id"`
-	Kind         string           `json:"kind"`
-	Model        string           `json:"model"`
-	URL          string           `json:"url"`
-	Text         string           `json:"text"`
-	Source       *upstream.Source `json:"source"`
-	URLs         []string         `json:"urls"`
-	Inputs       []manifestInput  `json:"inputs"`
-	Separate     *bool            `json:"separate"`
-	ContentID    string           `json:"contentId"`
-	Destination  string           `json:"destination"`
-	OutputPrefix string           `json:"outputPrefix"`
-	Epochs       *int             `json:"epochs"`
-	Timeout      int              `json:"timeout"`
+	ID           string          `json:"id"`
+	Kind         string          `json:"kind"`
+	Model        string          `json:"model"`
+	URL          string          `json:"url"`
+	Text         string          `json:"text"`
+	Source       *Source         `json:"source"`
+	URLs         []string        `json:"urls"`
+	Inputs       []manifestInput `json:"inputs"`
+	Separate     *bool           `json:"separate"`
+	ContentID    string          `json:"contentId"`
+	Destination  string          `json:"destination"`
+	OutputPrefix string          `json:"outputPrefix"`
+	Epochs       *int            `json:"epochs"`
+	Timeout      int             `json:"timeout"`
 }
 
 type jsonlSource struct {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // field is a manifest field, whatever the format calls it.
@@ -109,7 +107,7 @@ type entry struct {
 	model        string
 	url          string
 	text         string
-	source       *upstream.Source // a song's source
+	source       *Source // a song's source
 	urls         []string
 	inputs       []manifestInput
 	separate     bool
@@ -122,9 +120,9 @@ type entry struct {
 
 // manifestInput is one element of a training's "inputs".
 type manifestInput struct {
-	URL    string           `json:"url"`
-	Text   string           `json:"text"`
-	Source *upstream.Source `json:"source"`
+	URL    string  `json:"url"`
+	Text   string  `json:"text"`
+	Source *Source `json:"source"`
 }
 
 // problem is one broken rule of a line, before it gets a file and line.

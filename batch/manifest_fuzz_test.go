@@ -53,7 +53,8 @@ func FuzzReader(f *testing.F) {
 			case err != nil:
 				t.Fatalf("fatal error reading from memory: %v", err)
 			default:
-				if verr := item.Request.Validate(); verr != nil {
+				req := item.Spec.Request(item.Kind, item.Model)
+				if verr := req.Validate(); verr != nil {
 					t.Fatalf("item %s fails the contract: %v", item.Origin, verr)
 				}
 				if checkID(item.ID) != "" || item.Kind != KindSong && item.Kind != KindTrain {

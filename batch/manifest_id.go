@@ -1,13 +1,8 @@
 package batch
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"runtime"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // MaxIDLen bounds an item id: it becomes part of a destination folder and of keys.
@@ -28,18 +23,6 @@ func checkID(id string) string {
 		}
 	}
 	return ""
-}
-
-// deriveID names an item by its content: the same normalized request, kind and model
-// always give the same id, and any change gives another. The request must not yet hold
-// the default destination (which is built from the id).
-func deriveID(kind Kind, model string, req *upstream.CreateJobRequest) string {
-	h := sha256.New()
-	h.Write([]byte("singbatch item v1\x00" + string(kind) + "\x00" + model + "\x00"))
-	// Encoding a struct of strings, ints and slices cannot fail, and its field order is fixed.
-	_ = json.NewEncoder(h).Encode(req)
-	var sum [sha256.Size]byte
-	return "k-" + hex.EncodeToString(h.Sum(sum[:0])[:8])
 }
 
 // batchSets remembers what one batch has used so far: item ids, and the names of

@@ -5,14 +5,25 @@ import (
 	"testing"
 )
 
-// deriveFromLine reads one JSONL line and returns its item's id.
+// deriveFromLine reads one manifest line and returns its item's id.
 func deriveFromLine(t *testing.T, line string, format Format) string {
+	t.Helper()
+	return readOneItem(t, line, format).ID
+}
+
+// itemFromLine reads one JSONL line into its item.
+func itemFromLine(t *testing.T, line string) Item {
+	t.Helper()
+	return readOneItem(t, line, FormatJSONL)
+}
+
+func readOneItem(t *testing.T, line string, format Format) Item {
 	t.Helper()
 	items, problems := drainReader(t, NewReader("m", strings.NewReader(line), format), "m")
 	if len(problems) != 0 || len(items) != 1 {
 		t.Fatalf("line %q: items %v, problems %v", line, itemOrigins(items), problems)
 	}
-	return items[0].ID
+	return items[0]
 }
 
 func TestDerivedIDIsStable(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -55,21 +56,22 @@ func (n *normalizer) item() (Item, bool) {
 		}
 	}
 
-	var req upstream.CreateJobRequest
+	var spec JobSpec
 	model := e.model
 	if kind == KindSong {
 		if model == "" {
 			model = upstream.DefaultModel
 		}
-		req = n.songRequest(model)
+		spec = n.songSpec()
 	} else {
 		if e.set.has(fEpochs) && e.epochs == 0 {
 			// upstream reads 0 as "default"; someone who wrote 0 meant something else.
 			n.ps.add(n.name(fEpochs), "must be between 1 and %d, not 0", upstream.MaxTotalEpoch)
 		}
-		req = n.trainRequest(model)
+		spec = n.trainSpec()
 	}
-	req.Timeout = e.timeout
+	spec.Timeout = time.Duration(e.timeout) * time.Second
+	req := spec.Request(kind, model)
 	for _, p := range req.Problems() {
 		n.ps.add(n.manifestField(p.Field), "%s", p.Reason)
 	}
@@ -84,16 +86,16 @@ func (n *normalizer) item() (Item, bool) {
 	id := e.id
 	if id == "" {
 		// Derived before the default destination, which depends on the id.
-		id = deriveID(kind, model, &req)
+		id = DeriveID(kind, model, spec)
 		if !n.sets.addID(id) {
 			n.ps.add("line", "same item as an earlier line (derived id %q)", id)
 			return Item{}, false
 		}
 	}
-	if kind == KindSong && req.Outputs[0].Destination == "" {
-		req.Outputs[0].Destination = DefaultDestinationRoot + "/" + id
+	if kind == KindSong && spec.Destination == "" {
+		spec.Destination = DefaultDestinationRoot + "/" + id
 	}
-	return Item{ID: id, Kind: kind, Model: model, Request: req, DerivedID: e.id == ""}, true
+	return Item{ID: id, Kind: kind, Model: model, Spec: spec, DerivedID: e.id == ""}, true
 }
 
 func (n *normalizer) checkDuplicateID(idOK bool) {
@@ -102,10 +104,10 @@ func (n *normalizer) checkDuplicateID(idOK bool) {
 	}
 }
 
-// songRequest builds a generation request: one input, one output.
-func (n *normalizer) songRequest(model string) upstream.CreateJobRequest {
+// songSpec builds a generation: one input, one output.
+func (n *normalizer) songSpec() JobSpec {
 	e := n.e
-	var in upstream.Input
+	var in Input
 	given := 0
 	for _, c := range []struct {
 		f   field
@@ -125,34 +127,18 @@ func (n *normalizer) songRequest(model string) upstream.CreateJobRequest {
 			in.URL = e.url
 			n.checkURL(n.name(fURL), e.url)
 		case fText:
-			in.SourceData = e.text
+			in.Text = e.text
 		case fSource:
 			in.Source = e.source
 		}
 	}
-	out := upstream.Output{
-		ContentID:   e.contentID,
-		Destination: e.destination,
-		SmartContentDescriptor: &upstream.SmartContentDescriptor{
-			OutputPrefix: e.outputPrefix,
-			SingingCloning: &upstream.SingingCloning{
-				Type:        upstream.TypeGenerate,
-				ModelName:   model,
-				UseSeparate: upstream.SwitchOff,
-			},
-		},
-	}
-	if e.separate {
-		out.SmartContentDescriptor.SingingCloning.UseSeparate = upstream.SwitchOn
-	}
-	req := upstream.CreateJobRequest{Outputs: []upstream.Output{out}}
+	spec := JobSpec{ContentID: e.contentID, Destination: e.destination, OutputPrefix: e.outputPrefix, Separate: e.separate}
 	if given == 0 {
 		n.ps.add(n.name(fURL), "a song needs one input: %s", n.songInputChoices())
 	} else {
-		req.Inputs = []upstream.Input{in}
-		req.Outputs[0].InputSelectors = []int{0}
+		spec.Inputs = []Input{in}
 	}
-	return req
+	return spec
 }
 
 func (n *normalizer) songInputChoices() string {
@@ -170,13 +156,13 @@ func (n *normalizer) songInputName(f field) string {
 	return n.name(f)
 }
 
-// trainRequest builds a training request: urls, then inputs, all feeding one output.
-func (n *normalizer) trainRequest(model string) upstream.CreateJobRequest {
+// trainSpec builds a training: urls, then inputs, all feeding one output.
+func (n *normalizer) trainSpec() JobSpec {
 	e := n.e
-	var req upstream.CreateJobRequest
+	var spec JobSpec
 	for i, u := range e.urls {
 		n.origins = append(n.origins, inputOrigin{from: fURLs, index: i})
-		req.Inputs = append(req.Inputs, upstream.Input{URL: u})
+		spec.Inputs = append(spec.Inputs, Input{URL: u})
 		if u == "" {
 			n.ps.add(n.originName(len(n.origins)-1), "must not be empty")
 			continue
@@ -185,7 +171,7 @@ func (n *normalizer) trainRequest(model string) upstream.CreateJobRequest {
 	}
 	for i, in := range e.inputs {
 		n.origins = append(n.origins, inputOrigin{from: fInputs, index: i})
-		req.Inputs = append(req.Inputs, upstream.Input{URL: in.URL, SourceData: in.Text, Source: in.Source})
+		spec.Inputs = append(spec.Inputs, Input{URL: in.URL, Text: in.Text, Source: in.Source})
 		name := n.originName(len(n.origins) - 1)
 		given := 0
 		for _, set := range []bool{in.URL != "", in.Text != "", in.Source != nil} {
@@ -200,35 +186,18 @@ func (n *normalizer) trainRequest(model string) upstream.CreateJobRequest {
 			n.checkURL(name+".url", in.URL)
 		}
 	}
-	if len(req.Inputs) == 0 {
+	if len(spec.Inputs) == 0 {
 		reason := "a training needs at least one input: urls or inputs"
 		if n.format == FormatCSV {
 			reason = "a training needs at least one URL"
 		}
 		n.ps.add(n.name(fURLs), "%s", reason)
 	}
-	epochs := upstream.DefaultTotalEpoch
+	spec.Epochs = upstream.DefaultTotalEpoch
 	if e.set.has(fEpochs) {
-		epochs = e.epochs
+		spec.Epochs = e.epochs
 	}
-	selectors := make([]int, len(req.Inputs))
-	for i := range selectors {
-		selectors[i] = i
-	}
-	req.Outputs = []upstream.Output{{
-		InputSelectors: selectors,
-		SmartContentDescriptor: &upstream.SmartContentDescriptor{
-			SingingCloning: &upstream.SingingCloning{
-				Type:       upstream.TypeTrain,
-				ModelName:  model,
-				TotalEpoch: epochs,
-			},
-		},
-	}}
-	if len(selectors) == 0 {
-		req.Outputs[0].InputSelectors = nil
-	}
-	return req
+	return spec
 }
 
 // checkURL allows absolute http(s) URLs only: the service fetches them.

@@ -48,11 +48,9 @@ func drainReader(t *testing.T, r *Reader, name string) (items []Item, problems [
 
 func assertManifestItem(t *testing.T, item Item, name string) {
 	t.Helper()
-	if err := item.Request.Validate(); err != nil {
+	req := item.Spec.Request(item.Kind, item.Model)
+	if err := req.Validate(); err != nil {
 		t.Errorf("item %s: request fails the contract: %v", item.Origin, err)
-	}
-	if item.Request.CustomID != "" || item.Request.Callback != "" {
-		t.Errorf("item %s: customId/callback set: %+v", item.Origin, item.Request)
 	}
 	if !strings.HasPrefix(item.Origin, name+":") {
 		t.Errorf("item origin %q, want %s:LINE", item.Origin, name)
@@ -98,8 +96,9 @@ func assertLines(t *testing.T, what string, got, want []string) {
 
 func assertItemRequest(t *testing.T, item Item, want upstream.CreateJobRequest) {
 	t.Helper()
-	if !reflect.DeepEqual(item.Request, want) {
-		g, _ := json.Marshal(item.Request)
+	got := item.Spec.Request(item.Kind, item.Model)
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
 		t.Errorf("item %s request:\ngot  %s\nwant %s", item.Origin, g, w)
 	}
@@ -324,7 +323,7 @@ func TestReaderCSVMultilineText(t *testing.T) {
 			items, _ := drainReader(t, NewReader("valid.csv", bytes.NewReader(data), FormatCSV), "valid.csv")
 			last := items[len(items)-1]
 			want := "line one\nline two, with a comma and \"quotes\""
-			if got := last.Request.Inputs[0].SourceData; got != want {
+			if got := last.Spec.Inputs[0].Text; got != want {
 				t.Errorf("text %q, want %q", got, want)
 			}
 		})
@@ -394,11 +393,11 @@ func TestReaderCSVURLsSplitOnWhiteSpace(t *testing.T) {
 		t.Fatalf("got %d items", len(items))
 	}
 	var urls []string
-	for _, in := range items[0].Request.Inputs {
+	for _, in := range items[0].Spec.Inputs {
 		urls = append(urls, in.URL)
 	}
 	assertLines(t, "urls", urls, []string{"https://h/1.wav", "https://h/2.wav", "https://h/3.wav"})
-	if got := items[0].Request.Outputs[0].InputSelectors; !slices.Equal(got, []int{0, 1, 2}) {
+	if got := items[0].Spec.Request(items[0].Kind, items[0].Model).Outputs[0].InputSelectors; !slices.Equal(got, []int{0, 1, 2}) {
 		t.Errorf("inputSelectors %v", got)
 	}
 }

@@ -78,7 +78,7 @@ func modelFromHash(name string, h map[string]string) (ModelRecord, error) {
 		return ModelRecord{}, fmt.Errorf("model record %s: %w", name, err)
 	}
 	return ModelRecord{Name: name, State: ModelStatus(h["state"]), Batch: h["batch"], Item: h["item"],
-		Error: h["error"], UpdatedAt: upstream.Millis(up).Time()}, nil
+		Error: h["error"], UpdatedAt: UnixMillis(up).Time()}, nil
 }
 
 // ModelState returns a model's record; a model without one has State ModelUnknown.

@@ -1,12 +1,9 @@
 package batch
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // Field names of an item's hash (Keys.Item). The Lua scripts spell the same names.
@@ -47,8 +44,8 @@ type ItemRecord struct {
 	// Run is the token of the enqueue run that last stored or read the item (AddRun):
 	// a song whose model nobody knows waits while that run is open (RunState).
 	Run string
-	// Request is the normalized CreateJob request, CustomID and Callback empty.
-	Request upstream.CreateJobRequest
+	// Spec is the item's job (see JobSpec).
+	Spec JobSpec
 
 	State    State
 	Attempt  int    // starts at 1; singbatch retry (Store.NewAttempt) adds 1
@@ -111,11 +108,11 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		if err != nil {
 			return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
 		}
-		*t.dst = upstream.Millis(ms).Time()
+		*t.dst = UnixMillis(ms).Time()
 	}
 	if request != "" {
-		if err := json.Unmarshal([]byte(request), &r.Request); err != nil {
-			return ItemRecord{}, fmt.Errorf("item record %s: request: %w", key, err)
+		if r.Spec, err = DecodeSpec([]byte(request)); err != nil {
+			return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
 		}
 	}
 	return r, nil
@@ -152,4 +149,4 @@ func pairsToMap(v any) (map[string]string, error) {
 	return m, nil
 }
 
-func msString(t time.Time) string { return strconv.FormatInt(int64(upstream.MillisOf(t)), 10) }
+func msString(t time.Time) string { return strconv.FormatInt(int64(UnixMillisOf(t)), 10) }

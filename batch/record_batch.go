@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // BatchRecord is a batch: its items' number per state and the manifests read into it.
@@ -40,7 +38,7 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 	if err != nil {
 		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
 	}
-	b.Created = upstream.Millis(created).Time()
+	b.Created = UnixMillis(created).Time()
 	if b.Total, err = parseInt(rec, "total"); err != nil {
 		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
 	}
@@ -66,9 +64,9 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 		}
 		switch what {
 		case "first":
-			m.First = upstream.Millis(n).Time()
+			m.First = UnixMillis(n).Time()
 		case "last":
-			m.Last = upstream.Millis(n).Time()
+			m.Last = UnixMillis(n).Time()
 		case "added":
 			m.Added = n
 		case "existing":

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -190,11 +189,9 @@ func (s *Store) addChunk(ctx context.Context, batch, manifest, run string, items
 	args := make([]any, 0, 6+6*len(send))
 	args = append(args, batch, s.nowMs(), manifest, len(send), len(items)-len(send), run)
 	for _, it := range send {
-		req := it.Request
-		req.CustomID, req.Callback = "", "" // an attempt's, never the item's
-		body, err := json.Marshal(req)
+		body, err := EncodeSpec(it.Kind, it.Model, it.Spec)
 		if err != nil {
-			return fmt.Errorf("%s: request: %w", it.Origin, err)
+			return fmt.Errorf("%s: %w", it.Origin, err)
 		}
 		mk := 0
 		if it.Kind == KindTrain {

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,37 +98,29 @@ func TestAddSecondManifestAddsOnlyNewItems(t *testing.T) {
 	}
 }
 
-func TestAddItemsStoresNoAttemptFields(t *testing.T) {
+// The spec comes back as it went in, in its stored encoding v1 (jobspec_v1.go).
+func TestAddItemsStoresTheSpec(t *testing.T) {
 	t.Parallel()
 	s, b := setupStore(t)
 	ctx := t.Context()
 	it := songItem("a", 1)
-	it.Request.CustomID = "attempt-id"
-	it.Request.Callback = "https://hooks.example.com/cb?token=s3cret-token"
+	it.Spec.Separate, it.Spec.Timeout = true, time.Minute
 	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{it}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := b.rdb.HGetAll(ctx, b.keys.Item("b1", "a")).Result()
+	raw, err := b.rdb.Get(ctx, b.keys.ItemRequest("b1", "a")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw["request"], err = b.rdb.Get(ctx, b.keys.ItemRequest("b1", "a")).Result(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(raw["request"], "https://example.com/in/a.mp3") {
-		t.Fatalf("stored request = %s", raw["request"])
-	}
-	for f, v := range raw {
-		if strings.Contains(v, "s3cret") || strings.Contains(v, "attempt-id") || strings.Contains(v, "hooks.example.com") {
-			t.Errorf("field %s holds the attempt's customId or callback: %s", f, v)
-		}
+	if want, _ := EncodeSpec(it.Kind, it.Model, it.Spec); raw != string(want) {
+		t.Errorf("stored %s, want %s", raw, want)
 	}
 	rec, err := s.Item(ctx, "b1", "a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Request.Callback != "" || rec.Request.CustomID != "" || rec.Request.Inputs[0].URL != it.Request.Inputs[0].URL {
-		t.Errorf("stored request = %+v", rec.Request)
+	if !reflect.DeepEqual(rec.Spec, it.Spec) {
+		t.Errorf("read back %+v, want %+v", rec.Spec, it.Spec)
 	}
 }
 
@@ -269,7 +262,7 @@ func TestAddItemsRunFindsDuplicates(t *testing.T) {
 	s, _ := setupStore(t)
 	ctx := t.Context()
 	a2 := songItem("a", 2)
-	a2.Request.Inputs[0].URL = "https://example.com/other.mp3" // same id, other content
+	a2.Spec.Inputs[0].URL = "https://example.com/other.mp3" // same id, other content
 	k := songItem("k-0123456789abcdef", 4)
 	k.DerivedID = true
 	k5 := k
@@ -304,7 +297,7 @@ func TestAddItemsRunFindsDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Origin != "songs.jsonl:1" || rec.Request.Inputs[0].URL != "https://example.com/in/a.mp3" {
+	if rec.Origin != "songs.jsonl:1" || rec.Spec.Inputs[0].URL != "https://example.com/in/a.mp3" {
 		t.Errorf("duplicate line touched the item: %+v", rec)
 	}
 	checkCounts(t, s, "b1", map[State]int64{StatePending: 4})

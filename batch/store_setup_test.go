@@ -48,14 +48,9 @@ func setupStore(t testing.TB) (*Store, *storeBundle) {
 func songItem(id string, line int) Item {
 	return Item{
 		ID: id, Kind: KindSong, Model: upstream.DefaultModel, Origin: fmt.Sprintf("songs.jsonl:%d", line),
-		Request: upstream.CreateJobRequest{
-			Inputs: []upstream.Input{{URL: "https://example.com/in/" + id + ".mp3"}},
-			Outputs: []upstream.Output{{
-				ContentID: "repo1", Destination: "/out/" + id,
-				SmartContentDescriptor: &upstream.SmartContentDescriptor{
-					SingingCloning: &upstream.SingingCloning{Type: upstream.TypeGenerate, ModelName: upstream.DefaultModel},
-				},
-			}},
+		Spec: JobSpec{
+			Inputs:    []Input{{URL: "https://example.com/in/" + id + ".mp3"}},
+			ContentID: "repo1", Destination: "/out/" + id,
 		},
 	}
 }
@@ -63,14 +58,7 @@ func songItem(id string, line int) Item {
 func trainItem(id, model string, line int) Item {
 	return Item{
 		ID: id, Kind: KindTrain, Model: model, Origin: fmt.Sprintf("train.jsonl:%d", line),
-		Request: upstream.CreateJobRequest{
-			Inputs: []upstream.Input{{URL: "https://example.com/voice/" + id + ".wav"}},
-			Outputs: []upstream.Output{{
-				SmartContentDescriptor: &upstream.SmartContentDescriptor{
-					SingingCloning: &upstream.SingingCloning{Type: upstream.TypeTrain, ModelName: model, TotalEpoch: 30},
-				},
-			}},
-		},
+		Spec: JobSpec{Inputs: []Input{{URL: "https://example.com/voice/" + id + ".wav"}}, Epochs: 30},
 	}
 }
 

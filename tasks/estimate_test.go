@@ -216,23 +216,19 @@ func TestPollTimingValidation(t *testing.T) {
 
 func TestClassOf(t *testing.T) {
 	t.Parallel()
-	req := func(sc upstream.SingingCloning) upstream.CreateJobRequest {
-		return upstream.CreateJobRequest{Outputs: []upstream.Output{{SmartContentDescriptor: &upstream.SmartContentDescriptor{SingingCloning: &sc}}}}
-	}
 	for _, c := range []struct {
 		kind batch.Kind
-		req  upstream.CreateJobRequest
+		spec batch.JobSpec
 		want string
 	}{
-		{batch.KindSong, req(upstream.SingingCloning{Type: 1}), "song"},
-		{batch.KindSong, req(upstream.SingingCloning{Type: 1, UseSeparate: upstream.SwitchOff}), "song"},
-		{batch.KindSong, req(upstream.SingingCloning{Type: 1, UseSeparate: upstream.SwitchOn}), "song-separate"},
-		{batch.KindTrain, req(upstream.SingingCloning{Type: 2, TotalEpoch: 5}), "train-e5"},
-		{batch.KindTrain, req(upstream.SingingCloning{Type: 2}), "train-e30"},
-		{batch.KindSong, upstream.CreateJobRequest{}, "song"},
+		{batch.KindSong, batch.JobSpec{}, "song"},
+		{batch.KindSong, batch.JobSpec{Separate: true}, "song-separate"},
+		{batch.KindTrain, batch.JobSpec{Epochs: 5}, "train-e5"},
+		{batch.KindTrain, batch.JobSpec{}, "train-e30"},
+		{batch.KindTrain, batch.JobSpec{Separate: true, Epochs: 7}, "train-e7"},
 	} {
-		if got := ClassOf(c.kind, c.req); got != c.want {
-			t.Errorf("ClassOf(%s, %+v) = %q, want %q", c.kind, c.req.Outputs, got, c.want)
+		if got := ClassOf(c.kind, c.spec); got != c.want {
+			t.Errorf("ClassOf(%s, %+v) = %q, want %q", c.kind, c.spec, got, c.want)
 		}
 	}
 }

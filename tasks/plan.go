@@ -46,7 +46,7 @@ func NewPlan(batchName string, rate float64) *Plan {
 
 // Add counts one valid item.
 func (p *Plan) Add(it batch.Item) {
-	p.Classes[ClassOf(it.Kind, it.Request)]++
+	p.Classes[ClassOf(it.Kind, it.Spec)]++
 	switch it.Kind {
 	case batch.KindTrain:
 		p.Trainings++

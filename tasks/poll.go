@@ -180,8 +180,8 @@ func (h *Handlers) pollFailed(ctx context.Context, rec batch.ItemRecord, p PollP
 // deadline is when a job that is still not final fails its item as timed out.
 func (h *Handlers) deadline(rec batch.ItemRecord) (time.Time, time.Duration) {
 	timeout := h.set.DefaultJobTimeout
-	if rec.Request.Timeout > 0 {
-		timeout = time.Duration(rec.Request.Timeout) * time.Second
+	if rec.Spec.Timeout > 0 {
+		timeout = rec.Spec.Timeout
 	}
 	return submittedAt(rec).Add(timeout + h.set.TimeoutGrace), timeout
 }

@@ -84,8 +84,8 @@ func jobResult(rec batch.ItemRecord, job *upstream.Job) (*upstream.SingingClonin
 		if o.SmartContentResult == nil || o.SmartContentResult.SingingCloning == nil {
 			continue
 		}
-		if o.ContentID == "" && i < len(rec.Request.Outputs) {
-			o.ContentID, o.Destination = rec.Request.Outputs[i].ContentID, rec.Request.Outputs[i].Destination
+		if o.ContentID == "" && i == 0 { // an item's spec has one output
+			o.ContentID, o.Destination = rec.Spec.ContentID, rec.Spec.Destination
 		}
 		return o.SmartContentResult.SingingCloning, o
 	}

@@ -119,7 +119,7 @@ func (h releaser) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.W
 		if t, err = NewSubmitTask(ref, rec.Kind); err != nil {
 			return err
 		}
-		id := SubmitTaskID(ref) + ":release:" + m.Name + ":" + strconv.FormatInt(int64(upstream.MillisOf(m.UpdatedAt)), 10)
+		id := SubmitTaskID(ref) + ":release:" + m.Name + ":" + strconv.FormatInt(int64(batch.UnixMillisOf(m.UpdatedAt)), 10)
 		if _, err = h.queue.EnqueueContext(ctx, t, asynq.TaskID(id)); err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
 			return nil
 		}

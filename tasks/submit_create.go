@@ -28,7 +28,7 @@ func (h *Handlers) createBudget() time.Duration {
 // budget lasts; an unknown outcome is returned as ErrAmbiguous, whose retry comes after
 // ReconcileDelay and reconciles.
 func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed time.Time) error {
-	req := rec.Request
+	req := rec.Spec.Request(rec.Kind, rec.Model)
 	req.CustomID = rec.CustomID
 	if req.Timeout <= 0 {
 		// The service must give up when the worker does (poll.go, deadline), or it

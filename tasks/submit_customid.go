@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/singbatch/singbatch/upstream"
+	"github.com/singbatch/singbatch/batch"
 )
 
 // CustomID is the customId of one attempt of an item:
@@ -26,7 +26,7 @@ func CustomID(batchName, item string, attempt int, enqueuedAt time.Time) string 
 	h.Write([]byte{0})
 	h.Write([]byte(item))
 	h.Write([]byte{0})
-	h.Write([]byte(strconv.FormatInt(int64(upstream.MillisOf(enqueuedAt)), 10)))
+	h.Write([]byte(strconv.FormatInt(int64(batch.UnixMillisOf(enqueuedAt)), 10)))
 	sum := h.Sum(nil)
 	return "sb-" + hex.EncodeToString(sum[:8]) + "-a" + strconv.Itoa(attempt)
 }

@@ -33,7 +33,7 @@ func (b *bundle) claimSubmitting(batchName, id string) batch.ItemRecord {
 // have.
 func (b *bundle) createAtSim(rec batch.ItemRecord) upstream.Job {
 	b.t.Helper()
-	req := rec.Request
+	req := rec.Spec.Request(rec.Kind, rec.Model)
 	req.CustomID = rec.CustomID
 	job, err := b.sim.CreateJob(&req)
 	if err != nil {

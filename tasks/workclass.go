@@ -15,26 +15,19 @@ import (
 // What the service's time also depends on and the request does not say (the length of
 // a song behind a URL, the amount of training audio) stays inside a class: the estimate
 // of a class is a spread, and the poller aims at a high quantile of it.
-func ClassOf(kind batch.Kind, req upstream.CreateJobRequest) string {
-	var sc *upstream.SingingCloning
-	for _, o := range req.Outputs {
-		if o.SmartContentDescriptor != nil && o.SmartContentDescriptor.SingingCloning != nil {
-			sc = o.SmartContentDescriptor.SingingCloning
-			break
-		}
-	}
+func ClassOf(kind batch.Kind, spec batch.JobSpec) string {
 	if kind == batch.KindTrain {
 		epochs := upstream.DefaultTotalEpoch
-		if sc != nil && sc.TotalEpoch > 0 {
-			epochs = sc.TotalEpoch
+		if spec.Epochs > 0 {
+			epochs = spec.Epochs
 		}
 		return "train-e" + strconv.Itoa(epochs)
 	}
-	if sc != nil && sc.UseSeparate == upstream.SwitchOn {
+	if spec.Separate {
 		return "song-separate"
 	}
 	return "song"
 }
 
 // classOf is the class of an item's job.
-func classOf(rec batch.ItemRecord) string { return ClassOf(rec.Kind, rec.Request) }
+func classOf(rec batch.ItemRecord) string { return ClassOf(rec.Kind, rec.Spec) }

@@ -20,7 +20,7 @@ func runNaive(ctx context.Context, w *world, manifest string, interval time.Dura
 		if err != nil {
 			return nil, err
 		}
-		reqs = append(reqs, it.Request)
+		reqs = append(reqs, it.Spec.Request(it.Kind, it.Model))
 	}
 	work := make(chan upstream.CreateJobRequest)
 	var (

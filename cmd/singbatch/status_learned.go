@@ -41,7 +41,7 @@ func (s *statusView) learn(ctx context.Context, bs []batch.BatchRecord) {
 		longest, known := time.Duration(0), true
 		n := 0
 		err := s.store.Items(ctx, b.Name, unfinishedStates(), func(rec batch.ItemRecord) error {
-			d, ok := p90[tasks.ClassOf(rec.Kind, rec.Request)]
+			d, ok := p90[tasks.ClassOf(rec.Kind, rec.Spec)]
 			longest, known = max(longest, d), known && ok
 			if n++; n >= statusClassSample {
 				return errSampled

@@ -43,12 +43,7 @@ func (b *cliBundle) addSongs(name string, ids ...string) {
 	items := make([]batch.Item, len(ids))
 	for i, id := range ids {
 		items[i] = batch.Item{ID: id, Kind: batch.KindSong, Model: upstream.DefaultModel, Origin: "m.jsonl:" + id,
-			Request: upstream.CreateJobRequest{
-				Inputs: []upstream.Input{{SourceData: "la la"}},
-				Outputs: []upstream.Output{{ContentID: "repo1", Destination: "/singbatch/" + id, InputSelectors: []int{0},
-					SmartContentDescriptor: &upstream.SmartContentDescriptor{SingingCloning: &upstream.SingingCloning{
-						Type: upstream.TypeGenerate, ModelName: upstream.DefaultModel, UseSeparate: upstream.SwitchOff}}}},
-			}}
+			Spec: batch.JobSpec{Inputs: []batch.Input{{Text: "la la"}}, ContentID: "repo1", Destination: "/singbatch/" + id}}
 	}
 	if _, err := b.store.AddItems(ctx, name, "m.jsonl", items); err != nil {
 		b.t.Fatal(err)
