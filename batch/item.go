@@ -1,5 +1,6 @@
-// Package batch holds what a batch is made of: manifests (JSONL, CSV) read into items,
-// and the Redis records of batches, items and models that workers update and users read.
+// Package batch holds what a batch is made of: items and their job specs, and the Redis
+// records of batches, items and models that workers update and users read. Reading
+// manifests into items is batch/manifest's.
 package batch
 
 // Kind is what an item asks the service to do.

@@ -40,7 +40,7 @@ type Duplicate struct {
 // WithoutDuplicateCheck, naming the first line too.
 func (d Duplicate) LineError() *LineError {
 	le := &LineError{File: d.Origin, Field: "id",
-		Reason: fmt.Sprintf("duplicate id %s in this batch (first at %s)", quote(d.ID), d.FirstOrigin)}
+		Reason: fmt.Sprintf("duplicate id %q in this batch (first at %s)", d.ID, d.FirstOrigin)}
 	if i := strings.LastIndexByte(d.Origin, ':'); i >= 0 {
 		le.File = d.Origin[:i]
 		le.Line, _ = strconv.Atoi(d.Origin[i+1:]) // origins are built as FILE:LINE

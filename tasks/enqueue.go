@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -31,10 +32,10 @@ const DefaultEnqueueWorkers = 8
 
 // EnqueueOptions configure Enqueue.
 type EnqueueOptions struct {
-	Batch     string       // required; see batch.ValidBatchName
-	Manifests []string     // file names, in order; "-" reads Stdin
-	Stdin     io.Reader    // for "-"
-	Format    batch.Format // batch.FormatAuto: by extension (stdin: by content)
+	Batch     string          // required; see batch.ValidBatchName
+	Manifests []string        // file names, in order; "-" reads Stdin
+	Stdin     io.Reader       // for "-"
+	Format    manifest.Format // manifest.FormatAuto: by extension (stdin: by content)
 	// Strict: if any line is invalid, or a training's model name is taken, nothing is
 	// written. The input is read twice (standard input is spooled to a temporary file
 	// in TempDir, default os.TempDir()); the first pass keeps a hash of every id in
@@ -129,7 +130,7 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 		e.wait(err)
 		return res, err
 	}
-	readErr := e.read(withoutTaken(batch.ReadManifests(opts.Manifests, stdin, opts.Format, batch.WithoutDuplicateCheck()),
+	readErr := e.read(withoutTaken(manifest.Read(opts.Manifests, stdin, opts.Format, manifest.WithoutDuplicateCheck()),
 		opts.ServiceModels, false))
 	err := e.wait(readErr)
 	e.result(&res)

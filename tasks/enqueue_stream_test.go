@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 )
 
 // waitState waits until every listed item of a batch is in state.
@@ -117,7 +118,7 @@ func TestSongsOfACrashedRunAreDecided(t *testing.T) {
 func (b *bundle) addManifestRun(batchName, jsonl, run string) []batch.Item {
 	b.t.Helper()
 	var items []batch.Item
-	for it, err := range batch.ReadManifests([]string{"-"}, strings.NewReader(jsonl), batch.FormatJSONL) {
+	for it, err := range manifest.Read([]string{"-"}, strings.NewReader(jsonl), manifest.FormatJSONL) {
 		if err != nil {
 			b.t.Fatalf("manifest: %v", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 )
 
 // strictCheck is the first pass of a strict Enqueue: it reads every manifest, reports
@@ -36,7 +37,7 @@ func strictCheck(ctx context.Context, store *batch.Store, opts *EnqueueOptions, 
 	}
 
 	lastBad := ""
-	for it, lineErr := range withoutTaken(batch.ReadManifests(opts.Manifests, stdin, opts.Format), opts.ServiceModels, false) {
+	for it, lineErr := range withoutTaken(manifest.Read(opts.Manifests, stdin, opts.Format), opts.ServiceModels, false) {
 		if lineErr != nil {
 			var le *batch.LineError
 			if !errors.As(lineErr, &le) {

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 )
@@ -164,7 +165,7 @@ func TestEnqueueStrictSpoolsStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := Enqueue(t.Context(), w.store, w.queue, EnqueueOptions{Batch: "b", Manifests: []string{"-"},
-		Stdin: strings.NewReader(string(body)), Format: batch.FormatJSONL, Strict: true, TempDir: spool})
+		Stdin: strings.NewReader(string(body)), Format: manifest.FormatJSONL, Strict: true, TempDir: spool})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestEnqueueStrictSpoolsStdin(t *testing.T) {
 	// A bad line: nothing written, every problem reported, the spool removed too.
 	var problems []string
 	res, err = Enqueue(t.Context(), w.store, w.queue, EnqueueOptions{Batch: "c", Manifests: []string{"-"},
-		Stdin: strings.NewReader(string(body) + "{\"id\":\"x\"}\n"), Format: batch.FormatJSONL, Strict: true, TempDir: spool,
+		Stdin: strings.NewReader(string(body) + "{\"id\":\"x\"}\n"), Format: manifest.FormatJSONL, Strict: true, TempDir: spool,
 		OnLineError: func(le *batch.LineError) { problems = append(problems, le.Error()) }})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestEnqueueDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	derived := ""
-	for it, err := range batch.ReadManifests([]string{a}, nil, batch.FormatAuto, batch.WithoutDuplicateCheck()) {
+	for it, err := range manifest.Read([]string{a}, nil, manifest.FormatAuto, manifest.WithoutDuplicateCheck()) {
 		if err == nil && it.Origin == a+":1204" {
 			derived = it.ID
 		}

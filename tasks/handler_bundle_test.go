@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/tasks/limiter"
@@ -233,7 +234,7 @@ func deadURL(t *testing.T) string {
 }
 
 // addManifest writes a JSONL manifest (audio paths like "AUDIO/song.wav" point at the
-// audio server), reads it with batch.ReadManifests and adds its items to a batch.
+// audio server), reads it with manifest.Read and adds its items to a batch.
 func (b *bundle) addManifest(batchName, jsonl string) []batch.Item {
 	b.t.Helper()
 	jsonl = strings.ReplaceAll(jsonl, "AUDIO", b.audio.URL)
@@ -242,7 +243,7 @@ func (b *bundle) addManifest(batchName, jsonl string) []batch.Item {
 		b.t.Fatal(err)
 	}
 	var items []batch.Item
-	for it, err := range batch.ReadManifests([]string{path}, nil, batch.FormatAuto) {
+	for it, err := range manifest.Read([]string{path}, nil, manifest.FormatAuto) {
 		if err != nil {
 			b.t.Fatalf("manifest: %v", err)
 		}

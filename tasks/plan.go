@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -64,14 +65,14 @@ func (p *Plan) Add(it batch.Item) {
 // an invalid line goes to onLineError (may be nil); a training of the built-in model,
 // or of a name in service (the service's models, when known), is one. It reads nothing
 // but the manifests.
-func PlanManifests(batchName string, rate float64, names []string, stdin io.Reader, format batch.Format,
+func PlanManifests(batchName string, rate float64, names []string, stdin io.Reader, format manifest.Format,
 	service ServiceModels, onLineError func(*batch.LineError)) (*Plan, error) {
 	if err := batch.ValidBatchName(batchName); err != nil {
 		return nil, err
 	}
 	p := NewPlan(batchName, rate)
 	lastBad := ""
-	for it, err := range withoutTaken(batch.ReadManifests(names, stdin, format), service, true) {
+	for it, err := range withoutTaken(manifest.Read(names, stdin, format), service, true) {
 		var le *batch.LineError
 		switch {
 		case errors.As(err, &le):

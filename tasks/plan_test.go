@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/upstream"
 )
 
 func TestPlanManifests(t *testing.T) {
 	t.Parallel()
-	manifest := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"]}
+	jsonl := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"]}
 {"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"alice"}
 {"id":"s2","kind":"song","url":"https://cdn.example.com/2.mp3","contentId":"r"}
 {"id":"s3","kind":"song","url":"https://cdn.example.com/3.mp3","contentId":"r","model":"bob"}
@@ -19,7 +20,7 @@ func TestPlanManifests(t *testing.T) {
 {"id":"s5","kind":"song"}
 `
 	var problems []string
-	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil,
+	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(jsonl), manifest.FormatJSONL, nil,
 		func(le *batch.LineError) { problems = append(problems, le.Error()) })
 	if err != nil {
 		t.Fatal(err)
@@ -67,11 +68,11 @@ func TestPlanListsManyModels(t *testing.T) {
 // they add up to; a class not learned yet says so, and no batch time is made up.
 func TestPlanUsesLearnedDurations(t *testing.T) {
 	t.Parallel()
-	manifest := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"],"epochs":10}
+	jsonl := `{"id":"t1","kind":"train","model":"alice","urls":["https://cdn.example.com/1.wav"],"epochs":10}
 {"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"alice"}
 {"id":"s2","kind":"song","url":"https://cdn.example.com/2.mp3","contentId":"r","separate":true}
 `
-	p, err := PlanManifests("b", 1, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL, nil, nil)
+	p, err := PlanManifests("b", 1, []string{"-"}, strings.NewReader(jsonl), manifest.FormatJSONL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +112,13 @@ func TestPlanUsesLearnedDurations(t *testing.T) {
 // the plan, as it is of enqueue.
 func TestPlanRejectsTakenNames(t *testing.T) {
 	t.Parallel()
-	manifest := `{"id":"t1","kind":"train","model":"taken_v1","urls":["https://cdn.example.com/1.wav"]}
+	jsonl := `{"id":"t1","kind":"train","model":"taken_v1","urls":["https://cdn.example.com/1.wav"]}
 {"id":"t2","kind":"train","model":"default","urls":["https://cdn.example.com/1.wav"]}
 {"id":"t3","kind":"train","model":"fresh_v1","urls":["https://cdn.example.com/1.wav"]}
 {"id":"s1","kind":"song","url":"https://cdn.example.com/1.mp3","contentId":"r","model":"taken_v1"}
 `
 	var problems []string
-	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(manifest), batch.FormatJSONL,
+	p, err := PlanManifests("b", 4, []string{"-"}, strings.NewReader(jsonl), manifest.FormatJSONL,
 		NewServiceModels([]upstream.Model{{Name: "taken_v1"}}), func(le *batch.LineError) { problems = append(problems, le.Error()) })
 	if err != nil {
 		t.Fatal(err)

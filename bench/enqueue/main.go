@@ -13,7 +13,7 @@
 //     number of submit tasks (tasks.NewSubmitTask) with asynq.Client.EnqueueContext from
 //     as many goroutines as enqueue uses (tasks.DefaultEnqueueWorkers);
 //  4. reading only: this program, re-run as a child, reads the manifest with
-//     batch.ReadManifests as enqueue does (duplicate ids are found in Redis, not in the
+//     manifest.Read as enqueue does (duplicate ids are found in Redis, not in the
 //     reader) and nothing else, which tells the reader's own memory from the enqueuer's.
 //
 // Items/s is the manifest's lines over the child's wall time, process start included.
@@ -44,6 +44,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -241,7 +242,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 		return ms, err
 	}
 	fmt.Fprintf(o.log, "%d lines: reading only ...\n", n)
-	m, err = child(ctx, "reading only (batch.ReadManifests, no Redis)", n, o.self[0],
+	m, err = child(ctx, "reading only (manifest.Read, no Redis)", n, o.self[0],
 		append(os.Environ(), readEnv+"="+manifest), o.self[1:]...)
 	if err != nil {
 		return ms, err
@@ -350,7 +351,7 @@ func runChild(ctx context.Context) (bool, error) {
 // readChild reads a manifest and does nothing with its items.
 func readChild(path string) error {
 	n := 0
-	for _, err := range batch.ReadManifests([]string{path}, nil, batch.FormatAuto, batch.WithoutDuplicateCheck()) {
+	for _, err := range manifest.Read([]string{path}, nil, manifest.FormatAuto, manifest.WithoutDuplicateCheck()) {
 		if err != nil {
 			return err
 		}

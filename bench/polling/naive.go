@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -14,9 +14,9 @@ import (
 // runNaive is the poller a user writes first: each of tasks.DefaultConcurrency
 // goroutines takes an item, creates its job, and asks for it every interval until it
 // ends. The same rate limiter paces its calls.
-func runNaive(ctx context.Context, w *world, manifest string, interval time.Duration) ([]finished, error) {
+func runNaive(ctx context.Context, w *world, manifestPath string, interval time.Duration) ([]finished, error) {
 	var reqs []upstream.CreateJobRequest
-	for it, err := range batch.ReadManifests([]string{manifest}, nil, batch.FormatAuto) {
+	for it, err := range manifest.Read([]string{manifestPath}, nil, manifest.FormatAuto) {
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -23,7 +24,7 @@ type enqueueFlags struct {
 	batch  string
 	dryRun bool
 	strict bool
-	format batch.Format
+	format manifest.Format
 	files  []string
 }
 
@@ -49,7 +50,7 @@ func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
 	if len(f.files) == 0 {
 		return f, usageError{"enqueue: no manifest given (FILE..., or - for standard input)"}
 	}
-	if f.format, err = batch.ParseFormat(format); err != nil {
+	if f.format, err = manifest.ParseFormat(format); err != nil {
 		return f, usageError{"enqueue: --format: " + err.Error()}
 	}
 	return f, nil

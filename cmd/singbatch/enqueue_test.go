@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -43,7 +44,7 @@ c-train,train,carol_v1,,https://cdn.example.com/c1.wav https://cdn.example.com/c
 // derivedID is the id the reader derives for line 5 of mixedJSONL.
 func cliDerivedID(t *testing.T) string {
 	t.Helper()
-	for it, err := range batch.ReadManifests([]string{"-"}, strings.NewReader(mixedJSONL), batch.FormatJSONL) {
+	for it, err := range manifest.Read([]string{"-"}, strings.NewReader(mixedJSONL), manifest.FormatJSONL) {
 		if err == nil && strings.HasSuffix(it.Origin, ":5") {
 			return it.ID
 		}
@@ -173,7 +174,7 @@ func TestEnqueueRequeuesPendingItems(t *testing.T) {
 	ctx := t.Context()
 	path := b.write("songs.jsonl", cliSongLines("s", 1, 4))
 	var items []batch.Item
-	for it, err := range batch.ReadManifests([]string{path}, nil, batch.FormatAuto) {
+	for it, err := range manifest.Read([]string{path}, nil, manifest.FormatAuto) {
 		if err != nil {
 			t.Fatal(err)
 		}

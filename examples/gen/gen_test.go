@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
 
@@ -101,7 +102,7 @@ func TestDemoManifestsRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		var items []batch.Item
-		for it, err := range batch.ReadManifests([]string{p}, nil, batch.FormatAuto) {
+		for it, err := range manifest.Read([]string{p}, nil, manifest.FormatAuto) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
@@ -116,7 +117,7 @@ func TestDemoManifestsRead(t *testing.T) {
 	}
 	for i := range jsonl {
 		a, b := jsonl[i], csv[i]
-		if a.ID != b.ID || a.Kind != b.Kind || a.Model != b.Model || !reflect.DeepEqual(a.Request, b.Request) {
+		if a.ID != b.ID || a.Kind != b.Kind || a.Model != b.Model || !reflect.DeepEqual(a.Spec, b.Spec) {
 			t.Errorf("item %d: jsonl %+v, csv %+v", i, a, b)
 		}
 	}

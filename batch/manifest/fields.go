@@ -1,9 +1,11 @@
-package batch
+package manifest
 
 import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // field is a manifest field, whatever the format calls it.
@@ -32,12 +34,12 @@ const (
 const numFields = fTimeout + 1
 
 // onlyFor is the kind a field belongs to, or "" for fields of both kinds.
-func (fl field) onlyFor() Kind {
+func (fl field) onlyFor() batch.Kind {
 	switch fl {
 	case fURL, fText, fSource, fSourceContentID, fSourcePath, fSeparate, fContentID, fDestination, fOutputPrefix:
-		return KindSong
+		return batch.KindSong
 	case fURLs, fInputs, fEpochs:
-		return KindTrain
+		return batch.KindTrain
 	}
 	return ""
 }
@@ -107,7 +109,7 @@ type entry struct {
 	model        string
 	url          string
 	text         string
-	source       *Source // a song's source
+	source       *batch.Source // a song's source
 	urls         []string
 	inputs       []manifestInput
 	separate     bool
@@ -120,9 +122,9 @@ type entry struct {
 
 // manifestInput is one element of a training's "inputs".
 type manifestInput struct {
-	URL    string  `json:"url"`
-	Text   string  `json:"text"`
-	Source *Source `json:"source"`
+	URL    string        `json:"url"`
+	Text   string        `json:"text"`
+	Source *batch.Source `json:"source"`
 }
 
 // problem is one broken rule of a line, before it gets a file and line.

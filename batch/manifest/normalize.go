@@ -1,4 +1,4 @@
-package batch
+package manifest
 
 import (
 	"net/url"
@@ -6,10 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// normalizer turns one decoded line into an Item, checking every manifest and contract
+// normalizer turns one decoded line into an batch.Item, checking every manifest and contract
 // rule and naming each problem after the manifest field the user wrote.
 type normalizer struct {
 	format  Format
@@ -28,11 +29,11 @@ type inputOrigin struct {
 func (n *normalizer) name(f field) string { return n.format.name(f) }
 
 // item returns the line's item, or false when it has problems (recorded in n.ps).
-func (n *normalizer) item() (Item, bool) {
+func (n *normalizer) item() (batch.Item, bool) {
 	e := n.e
-	kind := Kind(e.kind)
+	kind := batch.Kind(e.kind)
 	switch {
-	case kind == KindSong || kind == KindTrain:
+	case kind == batch.KindSong || kind == batch.KindTrain:
 	case e.kind == "":
 		n.ps.add(n.name(fKind), "required")
 	default:
@@ -45,10 +46,10 @@ func (n *normalizer) item() (Item, bool) {
 			idOK = false
 		}
 	}
-	if kind != KindSong && kind != KindTrain {
+	if kind != batch.KindSong && kind != batch.KindTrain {
 		// Without a kind nothing else can be judged; the id still counts as used.
 		n.checkDuplicateID(idOK)
-		return Item{}, false
+		return batch.Item{}, false
 	}
 	for f := range numFields {
 		if e.set.has(f) && f.onlyFor() != "" && f.onlyFor() != kind {
@@ -56,9 +57,9 @@ func (n *normalizer) item() (Item, bool) {
 		}
 	}
 
-	var spec JobSpec
+	var spec batch.JobSpec
 	model := e.model
-	if kind == KindSong {
+	if kind == batch.KindSong {
 		if model == "" {
 			model = upstream.DefaultModel
 		}
@@ -76,26 +77,26 @@ func (n *normalizer) item() (Item, bool) {
 		n.ps.add(n.manifestField(p.Field), "%s", p.Reason)
 	}
 	n.checkDuplicateID(idOK)
-	if kind == KindTrain && model != "" && !n.sets.models.add(model) {
+	if kind == batch.KindTrain && model != "" && !n.sets.models.add(model) {
 		n.ps.add(n.name(fModel), "training model %s already trained by an earlier line of this batch", quote(model))
 	}
 	if len(*n.ps) > 0 {
-		return Item{}, false
+		return batch.Item{}, false
 	}
 
 	id := e.id
 	if id == "" {
 		// Derived before the default destination, which depends on the id.
-		id = DeriveID(kind, model, spec)
+		id = batch.DeriveID(kind, model, spec)
 		if !n.sets.addID(id) {
 			n.ps.add("line", "same item as an earlier line (derived id %q)", id)
-			return Item{}, false
+			return batch.Item{}, false
 		}
 	}
-	if kind == KindSong && spec.Destination == "" {
+	if kind == batch.KindSong && spec.Destination == "" {
 		spec.Destination = DefaultDestinationRoot + "/" + id
 	}
-	return Item{ID: id, Kind: kind, Model: model, Spec: spec, DerivedID: e.id == ""}, true
+	return batch.Item{ID: id, Kind: kind, Model: model, Spec: spec, DerivedID: e.id == ""}, true
 }
 
 func (n *normalizer) checkDuplicateID(idOK bool) {
@@ -105,9 +106,9 @@ func (n *normalizer) checkDuplicateID(idOK bool) {
 }
 
 // songSpec builds a generation: one input, one output.
-func (n *normalizer) songSpec() JobSpec {
+func (n *normalizer) songSpec() batch.JobSpec {
 	e := n.e
-	var in Input
+	var in batch.Input
 	given := 0
 	for _, c := range []struct {
 		f   field
@@ -132,11 +133,11 @@ func (n *normalizer) songSpec() JobSpec {
 			in.Source = e.source
 		}
 	}
-	spec := JobSpec{ContentID: e.contentID, Destination: e.destination, OutputPrefix: e.outputPrefix, Separate: e.separate}
+	spec := batch.JobSpec{ContentID: e.contentID, Destination: e.destination, OutputPrefix: e.outputPrefix, Separate: e.separate}
 	if given == 0 {
 		n.ps.add(n.name(fURL), "a song needs one input: %s", n.songInputChoices())
 	} else {
-		spec.Inputs = []Input{in}
+		spec.Inputs = []batch.Input{in}
 	}
 	return spec
 }
@@ -157,12 +158,12 @@ func (n *normalizer) songInputName(f field) string {
 }
 
 // trainSpec builds a training: urls, then inputs, all feeding one output.
-func (n *normalizer) trainSpec() JobSpec {
+func (n *normalizer) trainSpec() batch.JobSpec {
 	e := n.e
-	var spec JobSpec
+	var spec batch.JobSpec
 	for i, u := range e.urls {
 		n.origins = append(n.origins, inputOrigin{from: fURLs, index: i})
-		spec.Inputs = append(spec.Inputs, Input{URL: u})
+		spec.Inputs = append(spec.Inputs, batch.Input{URL: u})
 		if u == "" {
 			n.ps.add(n.originName(len(n.origins)-1), "must not be empty")
 			continue
@@ -171,7 +172,7 @@ func (n *normalizer) trainSpec() JobSpec {
 	}
 	for i, in := range e.inputs {
 		n.origins = append(n.origins, inputOrigin{from: fInputs, index: i})
-		spec.Inputs = append(spec.Inputs, Input{URL: in.URL, Text: in.Text, Source: in.Source})
+		spec.Inputs = append(spec.Inputs, batch.Input{URL: in.URL, Text: in.Text, Source: in.Source})
 		name := n.originName(len(n.origins) - 1)
 		given := 0
 		for _, set := range []bool{in.URL != "", in.Text != "", in.Source != nil} {
@@ -228,7 +229,7 @@ func (n *normalizer) manifestField(path string) string {
 	case "timeout":
 		return n.name(fTimeout)
 	case "inputs":
-		if Kind(n.e.kind) == KindSong {
+		if batch.Kind(n.e.kind) == batch.KindSong {
 			return n.name(fURL)
 		}
 		return n.name(fURLs)

@@ -1,8 +1,10 @@
-package batch
+package manifest
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // deriveFromLine reads one manifest line and returns its item's id.
@@ -12,12 +14,12 @@ func deriveFromLine(t *testing.T, line string, format Format) string {
 }
 
 // itemFromLine reads one JSONL line into its item.
-func itemFromLine(t *testing.T, line string) Item {
+func itemFromLine(t *testing.T, line string) batch.Item {
 	t.Helper()
 	return readOneItem(t, line, FormatJSONL)
 }
 
-func readOneItem(t *testing.T, line string, format Format) Item {
+func readOneItem(t *testing.T, line string, format Format) batch.Item {
 	t.Helper()
 	items, problems := drainReader(t, NewReader("m", strings.NewReader(line), format), "m")
 	if len(problems) != 0 || len(items) != 1 {

@@ -1,4 +1,4 @@
-package batch
+package manifest
 
 import (
 	"bufio"
@@ -14,14 +14,15 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/upstream"
 )
 
-const manifestDir = "../testdata/manifests"
+const manifestDir = "../../testdata/manifests"
 
 // readAll drains a reader, checking what every result must satisfy: items are valid
 // CreateJob requests with an origin, problems are well-formed LineErrors.
-func drainReader(t *testing.T, r *Reader, name string) (items []Item, problems []string) {
+func drainReader(t *testing.T, r *Reader, name string) (items []batch.Item, problems []string) {
 	t.Helper()
 	for range 1_000_000 {
 		item, err := r.Next()
@@ -29,12 +30,12 @@ func drainReader(t *testing.T, r *Reader, name string) (items []Item, problems [
 			return items, problems
 		}
 		if err != nil {
-			var le *LineError
+			var le *batch.LineError
 			if !errors.As(err, &le) {
 				t.Fatalf("Next: fatal error %v", err)
 			}
 			if le.File != name || le.Line < 1 || le.Field == "" || le.Reason == "" {
-				t.Errorf("malformed LineError %#v", le)
+				t.Errorf("malformed batch.LineError %#v", le)
 			}
 			problems = append(problems, err.Error())
 			continue
@@ -46,7 +47,7 @@ func drainReader(t *testing.T, r *Reader, name string) (items []Item, problems [
 	return nil, nil
 }
 
-func assertManifestItem(t *testing.T, item Item, name string) {
+func assertManifestItem(t *testing.T, item batch.Item, name string) {
 	t.Helper()
 	req := item.Spec.Request(item.Kind, item.Model)
 	if err := req.Validate(); err != nil {
@@ -79,7 +80,7 @@ func lineEndVariants(b []byte) map[string][]byte {
 	}
 }
 
-func itemOrigins(items []Item) []string {
+func itemOrigins(items []batch.Item) []string {
 	var out []string
 	for _, it := range items {
 		out = append(out, it.ID+"@"+it.Origin)
@@ -94,7 +95,7 @@ func assertLines(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func assertItemRequest(t *testing.T, item Item, want upstream.CreateJobRequest) {
+func assertItemRequest(t *testing.T, item batch.Item, want upstream.CreateJobRequest) {
 	t.Helper()
 	got := item.Spec.Request(item.Kind, item.Model)
 	if !reflect.DeepEqual(got, want) {
@@ -301,7 +302,7 @@ func TestReaderValidSamples(t *testing.T) {
 				for i, want := range tt.want {
 					assertItemRequest(t, items[i], want)
 				}
-				wantKinds := map[string]Kind{"s-001": KindSong, "alice": KindTrain, "s-003": KindSong, "bob": KindTrain}
+				wantKinds := map[string]batch.Kind{"s-001": batch.KindSong, "alice": batch.KindTrain, "s-003": batch.KindSong, "bob": batch.KindTrain}
 				for _, it := range items {
 					if k, ok := wantKinds[it.ID]; ok && it.Kind != k {
 						t.Errorf("item %s kind %q, want %q", it.ID, it.Kind, k)
@@ -419,7 +420,7 @@ func TestReaderReadFailureIsFatalAndSticky(t *testing.T) {
 			}
 			for range 2 {
 				_, err := r.Next()
-				var le *LineError
+				var le *batch.LineError
 				if !errors.Is(err, boom) || errors.As(err, &le) || errors.Is(err, io.EOF) {
 					t.Fatalf("Next after read failure: %v, want the read failure", err)
 				}
@@ -458,9 +459,9 @@ func TestReaderFormat(t *testing.T) {
 }
 
 // collect drains ReadManifests into item origins, problem strings and the final error.
-func collectManifests(seq func(func(Item, error) bool)) (items, problems []string, fatal error) {
+func collectManifests(seq func(func(batch.Item, error) bool)) (items, problems []string, fatal error) {
 	for item, err := range seq {
-		var le *LineError
+		var le *batch.LineError
 		switch {
 		case errors.As(err, &le):
 			problems = append(problems, le.Error())
@@ -477,7 +478,7 @@ func TestReadManifestsDuplicatesAcrossFiles(t *testing.T) {
 	t.Parallel()
 	jsonl := filepath.Join(manifestDir, "valid.jsonl")
 	csvName := filepath.Join(manifestDir, "valid.csv")
-	items, problems, err := collectManifests(ReadManifests([]string{jsonl, csvName}, nil, FormatAuto))
+	items, problems, err := collectManifests(Read([]string{jsonl, csvName}, nil, FormatAuto))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +498,7 @@ func TestReadManifestsDuplicatesAcrossFiles(t *testing.T) {
 func TestReadManifestsStdin(t *testing.T) {
 	t.Parallel()
 	stdin := strings.NewReader("kind,url,content_id\nsong,https://h/a.mp3,r\nsong,,r\n")
-	items, problems, err := collectManifests(ReadManifests([]string{"-"}, stdin, FormatCSV))
+	items, problems, err := collectManifests(Read([]string{"-"}, stdin, FormatCSV))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +525,7 @@ func TestReadManifestsRejectsBadNamesBeforeReading(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			items, problems, err := collectManifests(ReadManifests(tt.names, tt.stdin, tt.format))
+			items, problems, err := collectManifests(Read(tt.names, tt.stdin, tt.format))
 			if err == nil || len(items) != 0 || len(problems) != 0 {
 				t.Fatalf("got items %v, problems %v, err %v; want only an error", items, problems, err)
 			}
@@ -539,7 +540,7 @@ func TestReadManifestsMissingFileEndsSequence(t *testing.T) {
 	t.Parallel()
 	valid := filepath.Join(manifestDir, "valid.jsonl")
 	missing := filepath.Join(t.TempDir(), "missing.jsonl")
-	items, _, err := collectManifests(ReadManifests([]string{valid, missing, valid}, nil, FormatAuto))
+	items, _, err := collectManifests(Read([]string{valid, missing, valid}, nil, FormatAuto))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err %v, want not-exist", err)
 	}
@@ -551,7 +552,7 @@ func TestReadManifestsMissingFileEndsSequence(t *testing.T) {
 func TestReadManifestsStopsWhenAsked(t *testing.T) {
 	t.Parallel()
 	n := 0
-	for range ReadManifests([]string{filepath.Join(manifestDir, "mixed-errors.jsonl")}, nil, FormatAuto) {
+	for range Read([]string{filepath.Join(manifestDir, "mixed-errors.jsonl")}, nil, FormatAuto) {
 		n++
 		if n == 3 {
 			break // must not panic: the sequence honours yield's false
@@ -564,7 +565,7 @@ func TestReadManifestsStopsWhenAsked(t *testing.T) {
 
 func TestLineErrorFormat(t *testing.T) {
 	t.Parallel()
-	e := &LineError{File: "songs.jsonl", Line: 7, Field: "outputPrefix", Reason: "must be shorter than 20 characters (has 23)"}
+	e := &batch.LineError{File: "songs.jsonl", Line: 7, Field: "outputPrefix", Reason: "must be shorter than 20 characters (has 23)"}
 	if got, want := e.Error(), "songs.jsonl:7: outputPrefix: must be shorter than 20 characters (has 23)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -575,8 +576,8 @@ func TestReadManifestsWithoutDuplicateCheck(t *testing.T) {
 	jsonl := filepath.Join(manifestDir, "valid.jsonl")
 	csvName := filepath.Join(manifestDir, "valid.csv")
 	var derived []string
-	seq := func(yield func(Item, error) bool) {
-		for it, err := range ReadManifests([]string{jsonl, csvName}, nil, FormatAuto, WithoutDuplicateCheck()) {
+	seq := func(yield func(batch.Item, error) bool) {
+		for it, err := range Read([]string{jsonl, csvName}, nil, FormatAuto, WithoutDuplicateCheck()) {
 			if err == nil && it.DerivedID {
 				derived = append(derived, it.Origin)
 			}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package batch
+package manifest
 
 // allocSlots returns n zeroed slots, from the Go heap on this system.
 func allocSlots(n int) []uint64 { return make([]uint64, n) }

@@ -1,4 +1,4 @@
-package batch
+package manifest
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // jsonLine is one JSONL line as written. Pointers tell "absent" from a zero value where
@@ -20,7 +22,7 @@ type jsonLine struct {
 	Model        string          `json:"model"`
 	URL          string          `json:"url"`
 	Text         string          `json:"text"`
-	Source       *Source         `json:"source"`
+	Source       *batch.Source   `json:"source"`
 	URLs         []string        `json:"urls"`
 	Inputs       []manifestInput `json:"inputs"`
 	Separate     *bool           `json:"separate"`

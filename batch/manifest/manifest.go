@@ -1,6 +1,4 @@
-package batch
-
-// Manifests
+// Package manifest reads manifests into batch items.
 //
 // A manifest lists the items of a batch, one per line: JSON Lines (.jsonl, .ndjson,
 // .json) or CSV with a header row (.csv); "-" reads standard input, whose format must be
@@ -16,7 +14,7 @@ package batch
 //	field         kinds  meaning
 //	id            both   optional; ASCII letters, digits, '.', '_', '-', at most 64, unique
 //	                     in the batch. Without it the id is "k-" + 16 hex digits of a hash
-//	                     of the normalized request, kind and model: the same line is the
+//	                     of the normalized job (batch.DeriveID): the same line is the
 //	                     same item.
 //	kind          both   required: "song" (generate) or "train" (train a model)
 //	model         both   song: the model to sing with, default "default"; train: required,
@@ -36,6 +34,7 @@ package batch
 //	timeout       both   seconds before the service gives up on the job; 0 = its default
 //
 // Every rule of the API contract is checked while reading, before anything is sent.
+package manifest
 
 import (
 	"bufio"
@@ -47,6 +46,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // Format is a manifest's syntax.
@@ -109,26 +110,13 @@ func FormatOf(name string) (Format, error) {
 	return FormatAuto, fmt.Errorf("manifest %s: %w: name it .jsonl, .ndjson, .json or .csv, or give the format", name, ErrUnknownFormat)
 }
 
-// LineError is one problem with one manifest line. A line with several problems yields
-// several LineErrors, at most one per field.
-type LineError struct {
-	File   string
-	Line   int
-	Field  string // manifest field as written in the file, "line" for the whole line, "header" for a CSV header
-	Reason string
-}
-
-func (e *LineError) Error() string {
-	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Field + ": " + e.Reason
-}
-
 // Reader reads one manifest item by item, in constant memory.
 type Reader struct {
 	name    string
 	src     recordSource
 	sets    *batchSets
 	err     error // sticky: io.EOF or a fatal error
-	pending []*LineError
+	pending []*batch.LineError
 	next    int // index of the next pending error
 	probs   problems
 	e       entry // the line being read; reused to keep allocations per line down
@@ -162,18 +150,18 @@ func newReader(name string, r io.Reader, format Format, sets *batchSets) *Reader
 	return rd
 }
 
-// Next returns the next item. For a bad line it returns a *LineError per problem, one
+// Next returns the next item. For a bad line it returns a *batch.LineError per problem, one
 // per call, then goes on with the next line. At the end it returns io.EOF; a read
 // failure is returned as is, and Next keeps returning it.
-func (r *Reader) Next() (Item, error) {
+func (r *Reader) Next() (batch.Item, error) {
 	for {
 		if r.next < len(r.pending) {
 			e := r.pending[r.next]
 			r.next++
-			return Item{}, e
+			return batch.Item{}, e
 		}
 		if r.err != nil {
-			return Item{}, r.err
+			return batch.Item{}, r.err
 		}
 		if item, ok := r.readLine(); ok {
 			return item, nil
@@ -183,7 +171,7 @@ func (r *Reader) Next() (Item, error) {
 
 // readLine reads one record. It returns the item, or queues the line's problems (or
 // records the end) and returns false.
-func (r *Reader) readLine() (Item, bool) {
+func (r *Reader) readLine() (batch.Item, bool) {
 	r.pending, r.next = r.pending[:0], 0
 	r.probs = r.probs[:0]
 	r.e = entry{}
@@ -193,7 +181,7 @@ func (r *Reader) readLine() (Item, bool) {
 			err = fmt.Errorf("read manifest %s: %w", r.name, err)
 		}
 		r.err = err
-		return Item{}, false
+		return batch.Item{}, false
 	}
 	if decoded {
 		n := normalizer{format: r.src.format(), e: &r.e, ps: &r.probs, sets: r.sets}
@@ -203,9 +191,9 @@ func (r *Reader) readLine() (Item, bool) {
 		}
 	}
 	for _, p := range r.probs {
-		r.pending = append(r.pending, &LineError{File: r.name, Line: line, Field: p.field, Reason: p.reason})
+		r.pending = append(r.pending, &batch.LineError{File: r.name, Line: line, Field: p.field, Reason: p.reason})
 	}
-	return Item{}, false
+	return batch.Item{}, false
 }
 
 // ReadManifests reads manifests as one batch, in order: each name is a file, or "-" for
@@ -213,22 +201,22 @@ func (r *Reader) readLine() (Item, bool) {
 // extension, and standard input's by its content (sniffFormat). Ids must be unique
 // across all the manifests.
 //
-// The sequence yields each good item with a nil error, and a *LineError for each
+// The sequence yields each good item with a nil error, and a *batch.LineError for each
 // problem of a bad line, then goes on. Any other error (a name or format it cannot
 // use, a file it cannot open or read) is yielded last; nothing is yielded after it.
 // Names and formats are checked before the first line is read.
 //
 // Duplicate ids are found with a set holding 16 bytes per id (see hashSet), unless
 // WithoutDuplicateCheck is given.
-func ReadManifests(names []string, stdin io.Reader, format Format, opts ...ReadOption) iter.Seq2[Item, error] {
+func Read(names []string, stdin io.Reader, format Format, opts ...ReadOption) iter.Seq2[batch.Item, error] {
 	var cfg readConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return func(yield func(Item, error) bool) {
+	return func(yield func(batch.Item, error) bool) {
 		formats, err := manifestFormats(names, stdin, format)
 		if err != nil {
-			yield(Item{}, err)
+			yield(batch.Item{}, err)
 			return
 		}
 		sets := newBatchSets(!cfg.noDuplicateCheck)
@@ -282,7 +270,7 @@ func manifestFormats(names []string, stdin io.Reader, format Format) ([]Format, 
 }
 
 // readManifest yields one manifest's items and problems; false means stop.
-func readManifest(name string, stdin io.Reader, format Format, sets *batchSets, yield func(Item, error) bool) bool {
+func readManifest(name string, stdin io.Reader, format Format, sets *batchSets, yield func(batch.Item, error) bool) bool {
 	r, display := stdin, StdinName
 	if name == "-" && format == FormatAuto {
 		br := bufio.NewReader(stdin)
@@ -291,7 +279,7 @@ func readManifest(name string, stdin io.Reader, format Format, sets *batchSets, 
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			yield(Item{}, fmt.Errorf("manifest: %w", err)) // os.Open names the file
+			yield(batch.Item{}, fmt.Errorf("manifest: %w", err)) // os.Open names the file
 			return false
 		}
 		defer f.Close() // read-only: a close error loses nothing
@@ -300,16 +288,16 @@ func readManifest(name string, stdin io.Reader, format Format, sets *batchSets, 
 	rd := newReader(display, r, format, sets)
 	for {
 		item, err := rd.Next()
-		var le *LineError
+		var le *batch.LineError
 		switch {
 		case errors.Is(err, io.EOF):
 			return true
 		case errors.As(err, &le):
-			if !yield(Item{}, le) {
+			if !yield(batch.Item{}, le) {
 				return false
 			}
 		case err != nil:
-			yield(Item{}, err)
+			yield(batch.Item{}, err)
 			return false
 		default:
 			if !yield(item, nil) {

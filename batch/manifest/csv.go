@@ -1,4 +1,4 @@
-package batch
+package manifest
 
 // CSV manifests
 //
@@ -43,6 +43,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 type csvSource struct {
@@ -208,7 +210,7 @@ func (s *csvSource) setCell(e *entry, f field, cell string, ps *problems) {
 		e.text = v
 	case fSourceContentID, fSourcePath:
 		if e.source == nil {
-			e.source = &Source{}
+			e.source = &batch.Source{}
 		}
 		if f == fSourceContentID {
 			e.source.ContentID = v

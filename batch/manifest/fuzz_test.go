@@ -1,4 +1,4 @@
-package batch
+package manifest
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // FuzzReader: whatever the bytes, the reader never panics, ends, yields only items that
@@ -41,11 +43,11 @@ func FuzzReader(f *testing.F) {
 			if errors.Is(err, io.EOF) {
 				return
 			}
-			var le *LineError
+			var le *batch.LineError
 			switch {
 			case errors.As(err, &le):
 				if le.File != "f" || le.Line < 1 || le.Field == "" || le.Reason == "" {
-					t.Fatalf("malformed LineError %#v", le)
+					t.Fatalf("malformed batch.LineError %#v", le)
 				}
 				if want := "f:" + strconv.Itoa(le.Line) + ": " + le.Field + ": " + le.Reason; le.Error() != want {
 					t.Fatalf("Error() = %q, want %q", le.Error(), want)
@@ -57,7 +59,7 @@ func FuzzReader(f *testing.F) {
 				if verr := req.Validate(); verr != nil {
 					t.Fatalf("item %s fails the contract: %v", item.Origin, verr)
 				}
-				if checkID(item.ID) != "" || item.Kind != KindSong && item.Kind != KindTrain {
+				if checkID(item.ID) != "" || item.Kind != batch.KindSong && item.Kind != batch.KindTrain {
 					t.Fatalf("bad item %+v", item)
 				}
 			}
