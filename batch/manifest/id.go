@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"runtime"
 )
 
 // MaxIDLen bounds an item id: it becomes part of a destination folder and of keys.
@@ -32,28 +31,13 @@ type batchSets struct {
 	models hashSet
 	// checkIDs false: ids are not remembered (WithoutDuplicateCheck), every id is new.
 	checkIDs bool
-	// cleanup frees the sets' tables, which live outside the Go heap (see hashSet),
-	// once the sets are unreachable; release frees them at once.
-	cleanup runtime.Cleanup
 }
 
 func newBatchSets(checkIDs bool) *batchSets {
-	s := &batchSets{ids: newHashSet(), models: newHashSet(), checkIDs: checkIDs}
-	s.cleanup = runtime.AddCleanup(s, func(t [2]*hashTables) {
-		t[0].free()
-		t[1].free()
-	}, [2]*hashTables{s.ids.t, s.models.t})
-	return s
+	return &batchSets{ids: newHashSet(), models: newHashSet(), checkIDs: checkIDs}
 }
 
 // addID adds an item id and reports whether it was new (always, without checkIDs).
 func (s *batchSets) addID(id string) bool {
 	return !s.checkIDs || s.ids.add(id)
-}
-
-// release frees the sets' memory; they must not be used afterwards.
-func (s *batchSets) release() {
-	s.cleanup.Stop()
-	s.ids.t.free()
-	s.models.t.free()
 }

@@ -220,7 +220,6 @@ func Read(names []string, stdin io.Reader, format Format, opts ...ReadOption) it
 			return
 		}
 		sets := newBatchSets(!cfg.noDuplicateCheck)
-		defer sets.release()
 		for i, name := range names {
 			if !readManifest(name, stdin, formats[i], sets, yield) {
 				return
