@@ -181,8 +181,8 @@ func (h *Handlers) RetryPolicy() RetryPolicy { return h.retry }
 // Mux routes the task types to the handlers.
 func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeSubmit, h.ProcessSubmit)
-	mux.HandleFunc(TypePoll, h.ProcessPoll)
+	register(mux, WorkFunc[SubmitPayload](h.workSubmit))
+	register(mux, WorkFunc[PollPayload](h.workPoll))
 	return mux
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// ProcessPoll handles TypePoll: one GetJob of a submitted job, when PollTiming says it
+// workPoll handles TypePoll: one GetJob of a submitted job, when PollTiming says it
 // is due. A task that runs before that (the estimate moved since it was scheduled, or
 // bringForward woke it) is re-aimed without a call. A final job is recorded (completed
 // with its result, or failed with the service's reason; never re-created, as that
@@ -25,11 +25,7 @@ import (
 // another poll) does nothing, except that a training's poll releases whatever songs
 // still wait for its model, so a crash between recording a training and releasing its
 // waiters loses none.
-func (h *Handlers) ProcessPoll(ctx context.Context, t *asynq.Task) error {
-	var p PollPayload
-	if err := decodePayload(t, &p); err != nil {
-		return err
-	}
+func (h *Handlers) workPoll(ctx context.Context, p PollPayload) error {
 	if p.JobID == "" || p.Poll < 1 {
 		return fmt.Errorf("poll %s/%s: payload without job id or poll number: %w", p.Batch, p.Item, asynq.SkipRetry)
 	}

@@ -180,7 +180,7 @@ func (lb *learnBundle) runPolls(h *Handlers) int {
 			return n
 		}
 		lb.clock.advanceTo(at)
-		if err := h.ProcessPoll(context.Background(), task); err != nil {
+		if err := h.Mux().ProcessTask(context.Background(), task); err != nil {
 			lb.t.Fatalf("poll at +%v: %v", at, err)
 		}
 	}
@@ -264,7 +264,7 @@ func TestPollReaimsBothWays(t *testing.T) {
 	// Jobs got slower: at its old time the poll re-aims later, spending no call.
 	teach(180 * time.Second)
 	lb.clock.advanceTo(at)
-	if err := lb.h.ProcessPoll(ctx, task); err != nil {
+	if err := lb.h.Mux().ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
 	if calls := lb.svc.callsOf(rec.JobID); calls != 0 {
@@ -292,7 +292,7 @@ func TestPollReaimsBothWays(t *testing.T) {
 		t.Fatalf("pending polls after bringing forward: %d, want the scheduled one", len(pend))
 	}
 	task, at, _ = lb.next()
-	if err := lb.h.ProcessPoll(ctx, task); err != nil {
+	if err := lb.h.Mux().ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
 	if calls := lb.svc.callsOf(rec.JobID); calls != 1 || !at.Equal(lb.clock.Now()) {
@@ -319,7 +319,7 @@ func TestPollAimsFromStartedAt(t *testing.T) {
 	lb.svc.mu.Unlock()
 	task, at, _ := lb.next()
 	lb.clock.advanceTo(at)
-	if err := lb.h.ProcessPoll(ctx, task); err != nil {
+	if err := lb.h.Mux().ProcessTask(ctx, task); err != nil {
 		t.Fatal(err)
 	}
 	sched, err := lb.in.ListScheduledTasks(QueuePoll)

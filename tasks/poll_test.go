@@ -63,7 +63,7 @@ func TestPollRace(t *testing.T) {
 {"id":"w1","kind":"song","model":"race_v1","text":"la","contentId":"repo1"}
 `)
 	for _, id := range []string{"t1", "s1", "w1"} {
-		if err := b.h.ProcessSubmit(ctx, b.submitTask("b", id)); err != nil {
+		if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", id)); err != nil {
 			t.Fatalf("submit %s: %v", id, err)
 		}
 	}
@@ -76,7 +76,7 @@ func TestPollRace(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.h.ProcessPoll(ctx, pollTask(t, rec, 1+i%2)) })
+			wg.Go(func() { errs[i] = b.h.Mux().ProcessTask(ctx, pollTask(t, rec, 1+i%2)) })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -124,7 +124,7 @@ func TestPollRedeliveredReleasesWaiters(t *testing.T) {
 	b.addManifest("b", `{"id":"t1","kind":"train","model":"late_v1","urls":["AUDIO/voice.wav"],"epochs":1}
 {"id":"w1","kind":"song","model":"late_v1","text":"la","contentId":"repo1"}
 `)
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "w1")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "w1")); err != nil {
 		t.Fatal(err)
 	}
 	tr := b.markSubmitted("b", "t1", "job-t1", time.Now())
@@ -136,14 +136,14 @@ func TestPollRedeliveredReleasesWaiters(t *testing.T) {
 	if got := b.tasksIn(QueueSongs); len(got) != 0 {
 		t.Fatalf("songs queue before the redelivery: %v", got)
 	}
-	if err := b.h.ProcessPoll(ctx, pollTask(t, b.item("b", "t1"), 3)); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, pollTask(t, b.item("b", "t1"), 3)); err != nil {
 		t.Fatalf("redelivered poll: %v", err)
 	}
 	if got := b.tasksIn(QueueSongs); len(got) != 1 || !strings.Contains(got[0], ":w1:") {
 		t.Errorf("songs queue after the redelivery: %v, want w1's submit", got)
 	}
 	// The released task submits it.
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "w1")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "w1")); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "w1"); r.State != batch.StateSubmitted {
@@ -174,7 +174,7 @@ func TestPollTimeoutAndNotFound(t *testing.T) {
 
 	// Still running, within the deadline: the next poll is scheduled.
 	s1 := b.markSubmitted("b", "s1", "job-1", time.Now())
-	if err := b.h.ProcessPoll(ctx, pollTask(t, s1, 1)); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, pollTask(t, s1, 1)); err != nil {
 		t.Fatal(err)
 	}
 	want := PollTaskID(PollPayload{ItemRef: refOf(s1), JobID: "job-1", Poll: 2})
@@ -188,7 +188,7 @@ func TestPollTimeoutAndNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.ProcessPoll(ctx, pollTask(t, s1, 2)); err != nil {
+	if err := h.Mux().ProcessTask(ctx, pollTask(t, s1, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "s1"); r.State != batch.StateFailed || !strings.HasPrefix(r.Error, "timed out: job job-1 still PROCESSING") {
@@ -200,7 +200,7 @@ func TestPollTimeoutAndNotFound(t *testing.T) {
 	getErr = &upstream.APIError{Action: upstream.ActionGetJob, StatusCode: 404, Class: upstream.ErrNotFound}
 	mu.Unlock()
 	s2 := b.markSubmitted("b", "s2", "job-2", time.Now())
-	if err := b.h.ProcessPoll(ctx, pollTask(t, s2, 1)); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, pollTask(t, s2, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "s2"); r.State != batch.StateSubmitted {
@@ -211,7 +211,7 @@ func TestPollTimeoutAndNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := late.ProcessPoll(ctx, pollTask(t, s2, 2)); err != nil {
+	if err := late.Mux().ProcessTask(ctx, pollTask(t, s2, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "s2"); r.State != batch.StateFailed || !strings.Contains(r.Error, "job job-2: not found at the service") {
@@ -234,7 +234,7 @@ func TestPollRecordsServiceFailure(t *testing.T) {
 `)
 	for id, want := range map[string]string{"e": "input 0: fetch failed: HTTP 403", "c": "CANCELED"} {
 		rec := b.markSubmitted("b", id, map[string]string{"e": "job-err", "c": "job-cancel"}[id], time.Now())
-		if err := b.h.ProcessPoll(ctx, pollTask(t, rec, 1)); err != nil {
+		if err := b.h.Mux().ProcessTask(ctx, pollTask(t, rec, 1)); err != nil {
 			t.Fatal(err)
 		}
 		if r := b.item("b", id); r.State != batch.StateFailed || r.Error != want {

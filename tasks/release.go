@@ -31,7 +31,7 @@ const releasePage = 500
 // releasers of the same waiters enqueue the same task id, "submit id:release:MODEL:MS"
 // with MS the model's last change as its record says, so Asynq keeps one task while it
 // holds it; a task enqueued again after the first has run finds its item no longer
-// waiting and does nothing (ProcessSubmit). The id is never the one of the task that
+// waiting and does nothing (workSubmit). The id is never the one of the task that
 // made the song wait: that task may still be running, and a conflict with it would
 // leave the item waiting for good.
 func (h *Handlers) release(ctx context.Context, model string) error {

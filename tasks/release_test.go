@@ -25,7 +25,7 @@ func TestReleaseSurvivesCrash(t *testing.T) {
 	}
 	b.addManifest("b", manifest)
 	for _, id := range songs {
-		if err := b.h.ProcessSubmit(ctx, b.submitTask("b", id)); err != nil {
+		if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", id)); err != nil {
 			t.Fatalf("submit %s: %v", id, err)
 		}
 		if r := b.item("b", id); r.State != batch.StateWaiting {
@@ -64,7 +64,7 @@ func TestReleaseSurvivesCrash(t *testing.T) {
 
 	// The redelivered poll releases every waiter still registered: all four, two of
 	// them a second time.
-	if err := b.h.ProcessPoll(ctx, pollTask(t, b.item("b", "t"), 2)); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, pollTask(t, b.item("b", "t"), 2)); err != nil {
 		t.Fatalf("redelivered poll: %v", err)
 	}
 	if _, left, err := b.store.PendingWaiters(ctx, "crash_v1", releasePage); err != nil || len(left) != 0 {
@@ -103,7 +103,7 @@ func TestReleaseTwiceEnqueuesOnce(t *testing.T) {
 {"id":"w2","kind":"song","model":"twice_v1","text":"la","contentId":"repo1"}
 `)
 	for _, id := range []string{"w1", "w2"} {
-		if err := b.h.ProcessSubmit(ctx, b.submitTask("b", id)); err != nil {
+		if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,20 +148,20 @@ func TestSubmitRedeliveredReleasesWaiters(t *testing.T) {
 	b.addManifest("b", `{"id":"t","kind":"train","model":"dead_v1","urls":["AUDIO/voice.wav"],"epochs":1}
 {"id":"w","kind":"song","model":"dead_v1","text":"la","contentId":"repo1"}
 `)
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "w")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "w")); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _, err := b.store.Transition(ctx, "b", "t", 1, nil, batch.StateFailed,
 		batch.Update{Error: "refused: bad audio"}); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "t")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "t")); err != nil {
 		t.Fatalf("redelivered submit: %v", err)
 	}
 	if got := b.tasksIn(QueueSongs); len(got) != 1 || !strings.Contains(got[0], ":w:") {
 		t.Fatalf("songs queue: %v, want w's release", got)
 	}
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "w")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "w")); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "w"); r.State != batch.StateFailed || !strings.Contains(r.Error, "refused: bad audio") {

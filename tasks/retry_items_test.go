@@ -28,7 +28,7 @@ func TestRetryItems(t *testing.T) {
 		}
 	}
 	fail("t", "input 0: fetch failed: HTTP 503") // the model fails with it
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "s1")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "s1")); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.item("b", "s1"); r.State != batch.StateFailed || r.Error != "model m_v1: training failed: input 0: fetch failed: HTTP 503" {
@@ -98,7 +98,7 @@ func TestResumeItems(t *testing.T) {
 	b.addManifest("b", `{"id":"t","kind":"train","model":"lost_v1","urls":["AUDIO/voice.wav"],"epochs":1}
 {"id":"w","kind":"song","model":"lost_v1","text":"la","contentId":"repo1"}
 `)
-	if err := b.h.ProcessSubmit(ctx, b.submitTask("b", "w")); err != nil {
+	if err := b.h.Mux().ProcessTask(ctx, b.submitTask("b", "w")); err != nil {
 		t.Fatal(err)
 	}
 	tr := b.markSubmitted("b", "t", "job-t", time.Now())

@@ -12,7 +12,7 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// ProcessSubmit handles TypeSubmit: it creates the item's upstream job at most once per
+// workSubmit handles TypeSubmit: it creates the item's upstream job at most once per
 // attempt, across crashes, redeliveries and lost replies.
 //
 // What it does depends on the item's state when the task runs:
@@ -27,11 +27,7 @@ import (
 //     first poll: enqueue it (again).
 //   - completed / failed: nothing to do, except that a training releases any song still
 //     waiting for its model (see release); another attempt: nothing to do.
-func (h *Handlers) ProcessSubmit(ctx context.Context, t *asynq.Task) error {
-	var p SubmitPayload
-	if err := decodePayload(t, &p); err != nil {
-		return err
-	}
+func (h *Handlers) workSubmit(ctx context.Context, p SubmitPayload) error {
 	last := lastRun(ctx)
 	err := h.submit(ctx, p.ItemRef, last)
 	if err == nil || !last || ctx.Err() != nil {

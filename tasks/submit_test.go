@@ -55,7 +55,7 @@ func TestSubmitRedelivery(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
 		for i := range errs {
-			wg.Go(func() { errs[i] = b.h.ProcessSubmit(ctx, task) })
+			wg.Go(func() { errs[i] = b.h.Mux().ProcessTask(ctx, task) })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -63,7 +63,7 @@ func TestSubmitRedelivery(t *testing.T) {
 				t.Errorf("run %d: %v", i, err)
 			}
 		}
-		if err := b.h.ProcessSubmit(ctx, task); err != nil { // redelivered after success
+		if err := b.h.Mux().ProcessTask(ctx, task); err != nil { // redelivered after success
 			t.Errorf("redelivery: %v", err)
 		}
 		rec := b.item("b", "s1")
@@ -194,16 +194,16 @@ func TestSubmitHonoursContext(t *testing.T) {
 	b.addManifest("b", oneSong)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.h.ProcessSubmit(ctx, b.submitTask("b", "s1")) }()
+	go func() { done <- b.h.Mux().ProcessTask(ctx, b.submitTask("b", "s1")) }()
 	<-started
 	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Errorf("ProcessSubmit = %v, want context.Canceled", err)
+			t.Errorf("ProcessTask = %v, want context.Canceled", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("ProcessSubmit did not return after its context ended")
+		t.Fatal("ProcessTask did not return after its context ended")
 	}
 	if r := b.item("b", "s1"); r.State != batch.StateSubmitting || r.Error != "" {
 		t.Errorf("item %s error %q, want submitting", r.State, r.Error)
@@ -230,7 +230,7 @@ func TestSubmitSendsTimeout(t *testing.T) {
 {"id":"s2","kind":"song","text":"la","contentId":"repo1","timeout":90}
 `)
 	for id, want := range map[string]int{"s1": int(b.h.Settings().DefaultJobTimeout.Seconds()), "s2": 90} {
-		if err := b.h.ProcessSubmit(context.Background(), b.submitTask("b", id)); err != nil {
+		if err := b.h.Mux().ProcessTask(context.Background(), b.submitTask("b", id)); err != nil {
 			t.Fatal(err)
 		}
 		rec := b.item("b", id)
@@ -261,7 +261,7 @@ func TestReconcileTrustsRedisClockNotWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = ahead.ProcessSubmit(context.Background(), b.submitTask("b", "s1"))
+	err = ahead.Mux().ProcessTask(context.Background(), b.submitTask("b", "s1"))
 	if !errors.Is(err, ErrNotYet) {
 		t.Errorf("skewed worker on a fresh claim: %v, want not yet", err)
 	}

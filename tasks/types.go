@@ -1,6 +1,7 @@
 // Package tasks holds the Asynq task types of singbatch, their payloads and
-// constructors, the handlers that drive items through the service, the retry policy and
-// the account-wide limiter.
+// constructors, the handlers that drive items through the service (each a Handler of its
+// payload type), the retry policy, enqueueing, planning and retry operations. The
+// account-wide limiter is tasks/limiter.
 package tasks
 
 import (
@@ -49,6 +50,9 @@ type SubmitPayload struct {
 	ItemRef
 }
 
+// Kind is TypeSubmit.
+func (SubmitPayload) Kind() string { return TypeSubmit }
+
 // PollPayload is TypePoll's payload.
 type PollPayload struct {
 	ItemRef
@@ -63,6 +67,9 @@ type PollPayload struct {
 	Last    int64 `json:"last,omitempty"`
 	Started int64 `json:"started,omitempty"`
 }
+
+// Kind is TypePoll.
+func (PollPayload) Kind() string { return TypePoll }
 
 // state is what the payload knows of its job.
 func (p PollPayload) state(rec batch.ItemRecord) pollState {
@@ -102,29 +109,21 @@ func PollTaskID(p PollPayload) string {
 
 // NewSubmitTask builds the task that submits one attempt of an item.
 func NewSubmitTask(ref ItemRef, kind batch.Kind) (*asynq.Task, error) {
-	b, err := json.Marshal(SubmitPayload{ItemRef: ref})
-	if err != nil {
-		return nil, fmt.Errorf("encode submit payload: %w", err)
-	}
-	return asynq.NewTask(TypeSubmit, b,
+	return newTask(SubmitPayload{ItemRef: ref},
 		asynq.TaskID(SubmitTaskID(ref)),
 		asynq.Queue(QueueFor(kind)),
 		asynq.MaxRetry(maxRetry),
-	), nil
+	)
 }
 
 // NewPollTask builds the follow-up that polls a job after delay.
 func NewPollTask(p PollPayload, delay time.Duration) (*asynq.Task, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode poll payload: %w", err)
-	}
-	return asynq.NewTask(TypePoll, b,
+	return newTask(p,
 		asynq.TaskID(PollTaskID(p)),
 		asynq.Queue(QueuePoll),
 		asynq.ProcessIn(delay),
 		asynq.MaxRetry(maxRetry),
-	), nil
+	)
 }
 
 // maxRetry bounds transient failures of one task (network, Redis, 5xx). Waiting for a
