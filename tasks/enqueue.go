@@ -39,7 +39,7 @@ type EnqueueOptions struct {
 	// Strict: if any line is invalid, or a training's model name is taken, nothing is
 	// written. The input is read twice (standard input is spooled to a temporary file
 	// in TempDir, default os.TempDir()); the first pass keeps a hash of every id in
-	// memory, 16 bytes per id, to find duplicate ids before writing.
+	// memory, about 38 bytes per id, to find duplicate ids before writing.
 	Strict  bool
 	TempDir string
 	Workers int // submit tasks enqueued at once; default DefaultEnqueueWorkers
@@ -86,7 +86,7 @@ type EnqueueResult struct {
 // most a chunk whatever the manifest's size. Duplicate ids are found in Redis, not in
 // memory: each run stores its items with a random run token (batch.AddRun), and an id
 // the same token stored already is reported as a duplicate line naming the first one
-// (--strict's first pass still keeps a 16-byte hash of each id in memory, to find them
+// (--strict's first pass still keeps a hash of each id in memory, to find them
 // before writing). Records are written before tasks: a crash in between leaves
 // pending items without a task, which is why Enqueue also (re-)enqueues the task of
 // every item of the manifests that is still pending, new or not, at its current

@@ -19,7 +19,7 @@ import (
 // the returned reader (a spooled copy), and cleanup removes that copy.
 //
 // Duplicate ids must be found before anything is written, so this pass uses the
-// reader's in-memory id set (16 bytes per id at most: 16 MiB for a million ids), where
+// reader's in-memory id set (a map of 64-bit hashes, about 38 bytes per id: 96 MB peak RSS for a million), where
 // the writing pass finds them in Redis (batch.AddRun).
 func strictCheck(ctx context.Context, store *batch.Store, opts *EnqueueOptions, res *EnqueueResult) (stdin io.Reader, cleanup func(), ok bool, err error) {
 	cleanup = func() {}

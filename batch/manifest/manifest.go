@@ -206,7 +206,7 @@ func (r *Reader) readLine() (batch.Item, bool) {
 // use, a file it cannot open or read) is yielded last; nothing is yielded after it.
 // Names and formats are checked before the first line is read.
 //
-// Duplicate ids are found with a set holding 16 bytes per id (see hashSet), unless
+// Duplicate ids are found with a set of 64-bit hashes, about 38 bytes per id (see hashSet), unless
 // WithoutDuplicateCheck is given.
 func Read(names []string, stdin io.Reader, format Format, opts ...ReadOption) iter.Seq2[batch.Item, error] {
 	var cfg readConfig
