@@ -50,7 +50,7 @@ type bundleConfig struct {
 }
 
 type bundle struct {
-	t       *testing.T
+	t       testing.TB
 	redis   *redistest.Server
 	rdb     *redis.Client
 	keys    keyspace.Keys
@@ -88,7 +88,7 @@ func testSettings() Settings {
 	}
 }
 
-func newBundle(t *testing.T, configure func(*bundleConfig)) *bundle {
+func newBundle(t testing.TB, configure func(*bundleConfig)) *bundle {
 	t.Helper()
 	cfg := bundleConfig{
 		sim: sim.Options{
@@ -198,7 +198,7 @@ const (
 	audioTooLess = "/voice10.wav" // 10 s: a training on it fails
 )
 
-func newAudioServer(t *testing.T) *httptest.Server {
+func newAudioServer(t testing.TB) *httptest.Server {
 	t.Helper()
 	files := map[string][]byte{}
 	for path, d := range map[string]time.Duration{audioSong: 5 * time.Second, audioVoice: 70 * time.Second, audioTooLess: 10 * time.Second} {
