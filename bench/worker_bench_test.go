@@ -18,10 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
-	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks"
-	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
@@ -125,35 +123,22 @@ type benchStack struct {
 }
 
 func newBenchStack(b *testing.B, poll tasks.PollTiming) *benchStack {
-	srv := redistest.Start(b, redistest.Options{})
-	st := &benchStack{b: b, rdb: srv.Client(b)}
-	keys := keyspace.Keys{Prefix: "bench"}
-	st.store = batch.NewStore(st.rdb, keys, nil)
-	var err error
-	st.sim, err = sim.New(sim.Options{Credentials: benchCreds, TimeScale: benchTimeScale, Rate: benchRate,
-		SkipFetch: true, OutputDir: b.TempDir(), Seed: 7})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.sim.Close() })
-	lim, err := limiter.New(st.rdb, limiter.Options{Rate: benchRate,
-		Keys: keys})
-	if err != nil {
-		b.Fatal(err)
-	}
-	gate := tasks.NewSubmitGate(lim)
-	st.rec = &callRecorder{next: &http.Transport{MaxIdleConnsPerHost: 64}}
-	api, err := upstream.New(upstream.Options{BaseURL: st.sim.URL(), Credentials: benchCreds, Timeout: 5 * time.Second,
-		Gate: gate, HTTPClient: &http.Client{Transport: st.rec}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := &benchStack{b: b, rec: &callRecorder{next: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	var gate *tasks.SubmitGate
+	kit := testkit.New(b, testkit.Options{
+		Prefix: "bench", Rate: benchRate,
+		WrapGate: func(g upstream.Gate) upstream.Gate { gate = tasks.NewSubmitGate(g); return gate },
+		Sim:      sim.Options{Credentials: benchCreds, TimeScale: benchTimeScale, Rate: benchRate, SkipFetch: true, Seed: 7},
+		Client:   upstream.Options{HTTPClient: &http.Client{Transport: st.rec}},
+	})
+	st.rdb, st.store, st.sim = kit.RDB, kit.Store, kit.Sim
 	settings := tasks.DefaultSettings()
 	settings.Poll = poll
 	settings.ReconcileDelay = time.Second
+	var err error
 	st.w, err = tasks.NewWorker(tasks.WorkerOptions{Redis: st.rdb, Concurrency: 20, ShutdownTimeout: 5 * time.Second,
 		TaskCheckInterval: 10 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond},
-		tasks.HandlerDeps{Store: st.store, API: api, Gate: gate}, settings)
+		tasks.HandlerDeps{Store: st.store, API: kit.Client, Gate: gate}, settings)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -123,46 +124,18 @@ func newBundle(t testing.TB, configure func(*bundleConfig)) *bundle {
 		}
 	})
 
-	b.redis = redistest.Start(t, redistest.Options{})
-	b.rdb = b.redis.Client(t)
-	b.store = batch.NewStore(b.rdb, b.keys, nil)
-
-	srv, err := sim.New(cfg.sim)
-	if err != nil {
-		t.Fatalf("sim.New: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	b.sim = srv
-	b.audio = newAudioServer(t)
-
-	var gate upstream.Gate
-	if cfg.rate > 0 {
-		b.limiter, err = limiter.New(b.rdb, limiter.Options{
-			Rate:   cfg.rate,
-			Keys:   b.keys,
-			Logger: b.log,
-		})
-		if err != nil {
-			t.Fatalf("limiter.New: %v", err)
-		}
-		b.gate = NewSubmitGate(b.limiter)
-		gate = b.gate
-	}
-	b.api, err = upstream.New(upstream.Options{
-		BaseURL:     srv.URL(),
-		Credentials: cfg.creds,
-		Timeout:     5 * time.Second,
-		Gate:        gate,
-		Logger:      b.log,
+	kit := testkit.New(t, testkit.Options{
+		Prefix: b.keys.Prefix, Sim: cfg.sim, Rate: cfg.rate, Logger: b.log,
+		WrapGate: func(g upstream.Gate) upstream.Gate { b.gate = NewSubmitGate(g); return b.gate },
+		Client:   upstream.Options{Credentials: cfg.creds},
 	})
-	if err != nil {
-		t.Fatalf("upstream.New: %v", err)
-	}
+	b.redis, b.rdb, b.store, b.sim, b.api, b.limiter, b.queue = kit.Redis, kit.RDB, kit.Store, kit.Sim, kit.Client, kit.Limiter, kit.Queue
+	b.audio = newAudioServer(t)
 	b.jobAPI = b.api
 	if cfg.fake != nil {
 		b.jobAPI = cfg.fake
 	}
-	b.queue = asynq.NewClientFromRedisClient(b.rdb)
+	var err error
 	b.h, err = NewHandlers(HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log,
 		Inspector: asynq.NewInspectorFromRedisClient(b.rdb)}, cfg.settings)
 	if err != nil {

@@ -17,6 +17,7 @@ var layers = []struct {
 	rank   int
 }{
 	{"internal/", 0},
+	{"internal/testkit", 3}, // tests' world: the store, the simulator, the limiter
 	{"upstream", 1},
 	{"batch", 2},
 	{"tasks", 3},
