@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/dashboard"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -65,8 +66,8 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	}
 	defer func() { _ = log.Sync() }()
 
-	auth := dashboardAuth{user: cfg.DashboardUser, password: cfg.DashboardPassword}
-	if (auth.user == "") != auth.password.IsZero() {
+	auth := dashboard.Auth{User: cfg.DashboardUser, Password: cfg.DashboardPassword}
+	if (auth.User == "") != auth.Password.IsZero() {
 		return errors.New("configuration: DASHBOARD_USER and DASHBOARD_PASSWORD: set both or neither")
 	}
 	keys := batch.Keys{Prefix: cfg.RedisPrefix}
@@ -83,7 +84,7 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	}
 	defer func() { _ = rdb.Close() }()
 
-	d, err := newDashboard(dashboardOptions{
+	d, err := dashboard.New(dashboard.Options{
 		Store:        batch.NewStore(rdb, keys, nil),
 		Redis:        rdb,
 		RedisConnOpt: connOpt,
@@ -103,7 +104,7 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: listen on %s: %w", f.addr, err)
 	}
-	if !auth.enabled() && !isLoopback(ln.Addr()) {
+	if !auth.Enabled() && !isLoopback(ln.Addr()) {
 		_ = ln.Close() // not served yet
 		return fmt.Errorf("dashboard: --addr %s listens beyond loopback: set DASHBOARD_USER and DASHBOARD_PASSWORD "+
 			"(HTTP basic authentication), or listen on 127.0.0.1", f.addr)
@@ -118,7 +119,7 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	}
 	url := "http://" + ln.Addr().String()
 	log.Info("dashboard serving", zap.String("url", url), zap.Bool("allowWrites", f.allowWrites),
-		zap.Bool("authentication", auth.enabled()))
+		zap.Bool("authentication", auth.Enabled()))
 	// The URL on stdout lets scripts (and tests) use --addr with port 0.
 	fmt.Fprintf(e.stdout, "singbatch dashboard: serving %s/\n", url)
 

@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"bytes"
@@ -25,8 +25,8 @@ const itemsPerPage = 100
 // server-rendered HTML, so anything else would be an injection.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// parseDashboardPages parses each page together with the shared layout.
-func parseDashboardPages() (map[string]*template.Template, error) {
+// parsePages parses each page together with the shared layout.
+func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string {
 			if t.IsZero() {
@@ -43,7 +43,7 @@ func parseDashboardPages() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"batches", "batch", "error"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(dashboardFiles, "dashboard/layout.html", "dashboard/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", name, err)
 		}
@@ -65,9 +65,9 @@ type pageFunc func(ctx context.Context, r *http.Request) (string, any, error)
 
 // page renders a pageFunc's result, or an error page. Internal errors are logged and
 // shown only as a generic message.
-func (d *dashboard) page(fn pageFunc) http.Handler {
+func (d *Dashboard) page(fn pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), dashboardRedisTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
 		defer cancel()
 		name, data, err := fn(ctx, r)
 		status := http.StatusOK
@@ -143,7 +143,7 @@ func withQuery(u string, v url.Values) string {
 	return u + "?" + v.Encode()
 }
 
-func (d *dashboard) newBatchView(b batch.BatchRecord) batchView {
+func (d *Dashboard) newBatchView(b batch.BatchRecord) batchView {
 	v := batchView{
 		Name: d.scrub.clean(b.Name), URL: batchURL(b.Name), Created: b.Created, Total: b.Total,
 		Done: b.Counts[batch.StateCompleted] + b.Counts[batch.StateFailed],
@@ -165,7 +165,7 @@ type modelView struct {
 }
 
 // batchesPage is "/": every batch and every model.
-func (d *dashboard) batchesPage(ctx context.Context, _ *http.Request) (string, any, error) {
+func (d *Dashboard) batchesPage(ctx context.Context, _ *http.Request) (string, any, error) {
 	bs, err := d.opts.Store.Batches(ctx)
 	if err != nil {
 		return "", nil, err
@@ -202,7 +202,7 @@ type itemView struct {
 	TrainedModel, Error                             string
 }
 
-func (d *dashboard) newItemView(r batch.ItemRecord) itemView {
+func (d *Dashboard) newItemView(r batch.ItemRecord) itemView {
 	c := d.scrub.clean
 	return itemView{
 		ID: c(r.ID), Kind: c(string(r.Kind)), State: c(string(r.State)), Attempt: r.Attempt,
@@ -224,7 +224,7 @@ type filterLink struct {
 var errPageFull = errors.New("page full")
 
 // batchPage is "/batches/NAME?state=STATE&page=N": one page of a batch's items.
-func (d *dashboard) batchPage(ctx context.Context, r *http.Request) (string, any, error) {
+func (d *Dashboard) batchPage(ctx context.Context, r *http.Request) (string, any, error) {
 	name := r.PathValue("name")
 	if name == "" {
 		name = r.URL.Query().Get("name") // "/batch?name=..", see batchURL
@@ -326,8 +326,8 @@ type apiBatch struct {
 }
 
 // batchesAPI is /api/batches: {"batches": [...]}, oldest first.
-func (d *dashboard) batchesAPI(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), dashboardRedisTimeout)
+func (d *Dashboard) batchesAPI(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
 	bs, err := d.opts.Store.Batches(ctx)

@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 
 // metricsHandler serves /metrics from a registry of the dashboard's own (no globals):
 // Asynq's queue metrics, the batches' items per state, and the Go runtime's.
-func (d *dashboard) metricsHandler() (http.Handler, error) {
+func (d *Dashboard) metricsHandler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		metrics.NewQueueMetricsCollector(d.inspector),
@@ -38,7 +38,7 @@ func (d *dashboard) metricsHandler() (http.Handler, error) {
 		// A failing collector (Redis away) must not hide the others' metrics.
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      zap.NewStdLog(d.opts.Log.Named("metrics")),
-		Timeout:       dashboardRedisTimeout,
+		Timeout:       redisTimeout,
 	}), nil
 }
 
@@ -57,7 +57,7 @@ func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- batchItems
 
 func (c *batchCollector) Collect(ch chan<- prometheus.Metric) {
 	// Prometheus gives collectors no context; the scrape's own timeout is above this.
-	ctx, cancel := context.WithTimeout(context.Background(), dashboardRedisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 	bs, err := c.store.Batches(ctx)
 	if err != nil {
