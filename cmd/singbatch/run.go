@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
+	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/upstream"
 )
 
 // Defaults of `singbatch run`.
@@ -18,11 +25,6 @@ const (
 	runDefaultDir       = ".run"
 	runDefaultTimeScale = 0.01 // the demo's 5-minute training takes 3 s
 	runDefaultBatch     = "run"
-	runWatchEvery       = 200 * time.Millisecond
-	runBarWidth         = 30
-	// runReadTimeout bounds the Redis reads of the summary, which run after the
-	// command's own context may have ended (Ctrl-C).
-	runReadTimeout = 10 * time.Second
 )
 
 // runCommand runs manifests end to end on this machine: its own redis-server, an
@@ -44,7 +46,7 @@ type runFlags struct {
 func parseRunFlags(e env, args []string) (runFlags, error) {
 	var f runFlags
 	fs := newFlagSet(e, "run", "[--sim] [--batch NAME] [--keep] [--dir DIR] FILE...")
-	fs.BoolVar(&f.sim, "sim", false, "use the built-in simulator (generated credentials, time-scaled) instead of the service in UPSTREAM_*, and serve "+runPlaceholder+" in manifests from their folder")
+	fs.BoolVar(&f.sim, "sim", false, "use the built-in simulator (generated credentials, time-scaled) instead of the service in UPSTREAM_*, and serve "+localstack.Placeholder+" in manifests from their folder")
 	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (default: the first manifest's file name without extension)")
 	fs.BoolVar(&f.keep, "keep", false, "once every item is final, keep Redis, the worker (and the simulator) running until Ctrl-C, for status, report, dashboard and more enqueues")
 	fs.StringVar(&f.dir, "dir", runDefaultDir, "working folder `DIR`: Redis data (redis/), simulator outputs (outputs/), the log (singbatch.log), the report")
@@ -125,41 +127,73 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 	}
 	if !f.sim {
-		if err := checkNoPlaceholder(f.files); err != nil {
+		if err := localstack.CheckNoPlaceholder(f.files); err != nil {
 			return err
 		}
 	}
-	r := &runner{e: e, cfg: cfg, f: f, start: time.Now()}
-	defer r.stop()
-	if err := r.setUp(ctx); err != nil {
+	var rdb redis.UniversalClient
+	defer func() {
+		if rdb != nil {
+			_ = rdb.Close() // after the stack: nothing is written through it any more
+		}
+	}()
+	st, err := localstack.Start(ctx, localstack.Options{
+		Dir: f.dir, Sim: f.sim, TimeScale: f.timeScale, Batch: f.batch, Files: f.files,
+		Rate: cfg.UpstreamRate, Prefix: cfg.RedisPrefix, Started: time.Now(),
+		Stdout: e.stdout, TTY: isTerminal(e.stdout),
+		NewLogger: func(w io.Writer) (*zap.Logger, error) { return newLogger(cfg, w) },
+		OpenStore: func(url string) (*batch.Store, error) {
+			cfg.RedisURL = url
+			store, c, err := openStore(cfg)
+			rdb = c
+			return store, err
+		},
+	})
+	if err != nil {
 		return err
 	}
-	if err := r.enqueue(ctx); err != nil {
+	defer st.Close()
+	if url, creds, ok := st.Simulator(); ok {
+		cfg.UpstreamURL = url
+		cfg.SecretID, cfg.SecretKey = creds.SecretID, creds.SecretKey
+		cfg.GatewayKeyID, cfg.GatewayKeySecret = "", upstream.Secret{}
+	}
+	if err := enqueueRun(ctx, e, st, f.batch, rdb); err != nil {
 		return err
 	}
-	r.startWorker()
-	rec, done, err := r.watch(ctx)
+	st.StartWorker(func() (localstack.Worker, error) {
+		var tune func(*tasks.WorkerOptions, *tasks.Settings)
+		if f.sim {
+			tune = localstack.SimTuning(f.timeScale)
+		}
+		w, err := cfg.newWorker(rdb, st.Log().Named("worker"), tune)
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
+	})
+	rec, done, err := st.Watch(ctx)
 	if err != nil {
 		return err
 	}
 	if done && f.keep {
-		if err := r.summarize(rec, true); err != nil {
+		if err := st.Summarize(rec, true); err != nil {
 			return err
 		}
-		r.printKeep()
+		st.PrintKeep()
 		<-ctx.Done()
-		return r.stopWorker()
+		return st.StopWorker()
 	}
-	if err := r.stopWorker(); err != nil {
+	if err := st.StopWorker(); err != nil {
 		return err
 	}
 	if !done {
 		// Counts may have moved while the worker stopped.
-		if rec, err = r.readBatch(); err != nil {
+		if rec, err = st.ReadBatch(); err != nil {
 			return err
 		}
 	}
-	if err := r.summarize(rec, done); err != nil {
+	if err := st.Summarize(rec, done); err != nil {
 		return err
 	}
 	switch {
