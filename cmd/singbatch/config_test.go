@@ -167,3 +167,17 @@ func TestHelpWithMalformedEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Every command reports a bad flag as a usage error whatever the environment holds:
+// flags are parsed before the configuration is loaded.
+func TestBadFlagWithMalformedEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		var out, errOut syncBuffer
+		e := testEnv("", &out, &errOut, []string{"UPSTREAM_RATE=abc", "WORKER_CONCURRENCY=many", "POLL_DEFAULT_SONG=60s"})
+		err := dispatch(t.Context(), e, []string{c.name, "--no-such-flag"})
+		if ue := new(usageError); !errors.As(err, ue) || !strings.Contains(ue.Error(), "no-such-flag") {
+			t.Errorf("%s --no-such-flag: %v, want a usage error naming the flag", c.name, err)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
@@ -112,7 +111,9 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }() // after the stack's Close: nothing is written through it any more
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
@@ -131,22 +132,16 @@ func runRun(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	var rdb redis.UniversalClient
-	defer func() {
-		if rdb != nil {
-			_ = rdb.Close() // after the stack: nothing is written through it any more
-		}
-	}()
 	st, err := localstack.Start(ctx, localstack.Options{
 		Dir: f.dir, Sim: f.sim, TimeScale: f.timeScale, Batch: f.batch, Files: f.files,
 		Rate: cfg.UpstreamRate, Prefix: cfg.RedisPrefix, Started: time.Now(),
 		Stdout: e.stdout, TTY: isTerminal(e.stdout),
 		NewLogger: func(w io.Writer) (*zap.Logger, error) { return newLogger(cfg, w) },
 		OpenStore: func(url string) (*batch.Store, error) {
-			cfg.RedisURL = url
-			store, c, err := openStore(cfg)
-			rdb = c
-			return store, err
+			if err := a.adjust(func(c *config) { c.RedisURL = url }); err != nil {
+				return nil, err
+			}
+			return a.store()
 		},
 	})
 	if err != nil {
@@ -154,11 +149,16 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	defer st.Close()
 	if url, creds, ok := st.Simulator(); ok {
-		cfg.UpstreamURL = url
-		cfg.SecretID, cfg.SecretKey = creds.SecretID, creds.SecretKey
-		cfg.GatewayKeyID, cfg.GatewayKeySecret = "", upstream.Secret{}
+		if err := a.adjust(func(c *config) {
+			c.UpstreamURL = url
+			c.SecretID, c.SecretKey = creds.SecretID, creds.SecretKey
+			c.GatewayKeyID, c.GatewayKeySecret = "", upstream.Secret{}
+		}); err != nil {
+			return err
+		}
 	}
-	if err := enqueueRun(ctx, e, st, f.batch, rdb); err != nil {
+	a.useLogger(st.Log().Named("worker"))
+	if err := enqueueRun(ctx, e, a, st, f.batch); err != nil {
 		return err
 	}
 	st.StartWorker(func() (localstack.Worker, error) {
@@ -166,7 +166,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if f.sim {
 			tune = localstack.SimTuning(f.timeScale)
 		}
-		w, err := cfg.newWorker(rdb, st.Log().Named("worker"), tune)
+		w, err := newWorker(a, tune)
 		if err != nil {
 			return nil, err
 		}

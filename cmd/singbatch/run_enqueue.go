@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
@@ -14,7 +13,11 @@ import (
 
 // enqueueRun reads the run's manifests into its batch, all or nothing (--strict): a run
 // is meant to be started again after fixing a manifest, not to carry on half of it.
-func enqueueRun(ctx context.Context, e env, st *localstack.Stack, name string, rdb redis.UniversalClient) error {
+func enqueueRun(ctx context.Context, e env, a *app, st *localstack.Stack, name string) error {
+	rdb, err := a.redis()
+	if err != nil {
+		return err
+	}
 	q := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
 	res, err := tasks.Enqueue(ctx, st.Store(), q, tasks.EnqueueOptions{
 		Batch:     name,

@@ -61,15 +61,16 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
-	store, rdb, err := openStore(cfg)
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = rdb.Close() }()
 	st := &statusView{store: store, flags: f, now: time.Now, out: e.stdout, rate: cfg.UpstreamRate}
 	if f.watch {
 		return st.watch(ctx, isTerminal(e.stdout))

@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/tasks"
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // workerCommand runs the asynq server until SIGTERM/SIGINT.
@@ -26,24 +22,20 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("worker: unexpected argument %q", fs.Arg(0))}
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
 	if err := cfg.requireCredentials(); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, e.stderr)
+	log, err := a.logger()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-	rdb, err := cfg.redisClient()
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	defer func() { _ = rdb.Close() }()
-	w, err := cfg.newWorker(rdb, log, nil)
+	w, err := newWorker(a, nil)
 	if err != nil {
 		return err
 	}
@@ -56,79 +48,64 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// newWorker wires a tasks.Worker from the configuration: the store and the account-wide
-// limiter on rdb, the upstream client behind the limiter, the queues and timings. tune,
-// when not nil, adjusts the options and settings last (`singbatch run` shortens the
-// queue checks for a fast simulator). The caller closes rdb after Run returns.
-func (c config) newWorker(rdb redis.UniversalClient, log *zap.Logger, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks.Worker, error) {
-	keys := batch.Keys{Prefix: c.RedisPrefix}
-	if err := keys.Validate(); err != nil {
-		return nil, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
+// newWorker wires a tasks.Worker from the app: the store and the account-wide limiter
+// on its Redis client, the upstream client behind the limiter, the queues and timings.
+// tune, when not nil, adjusts the options and settings last (`singbatch run` shortens
+// the queue checks for a fast simulator). The app's Close comes after Run returns.
+func newWorker(a *app, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks.Worker, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
 	}
-	queues, err := tasks.ParseQueues(c.Worker.Queues)
+	log, err := a.logger()
+	if err != nil {
+		return nil, err
+	}
+	rdb, err := a.redis()
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	queues, err := tasks.ParseQueues(cfg.Worker.Queues)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: WORKER_QUEUES: %w", err)
 	}
-	if c.WorkerConcurrency < 1 {
-		return nil, fmt.Errorf("configuration: WORKER_CONCURRENCY: must be at least 1, not %d", c.WorkerConcurrency)
+	if cfg.WorkerConcurrency < 1 {
+		return nil, fmt.Errorf("configuration: WORKER_CONCURRENCY: must be at least 1, not %d", cfg.WorkerConcurrency)
 	}
-	if c.PollConcurrency < 1 {
-		return nil, fmt.Errorf("configuration: WORKER_POLL_CONCURRENCY: must be at least 1, not %d", c.PollConcurrency)
+	if cfg.PollConcurrency < 1 {
+		return nil, fmt.Errorf("configuration: WORKER_POLL_CONCURRENCY: must be at least 1, not %d", cfg.PollConcurrency)
 	}
-	gateway, err := c.gatewayKey()
+	api, err := a.upstream()
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := c.newLimiter(rdb, keys, log)
+	gate, err := a.submitGate()
 	if err != nil {
 		return nil, err
-	}
-	gate := tasks.NewSubmitGate(limiter)
-	api, err := upstream.New(upstream.Options{
-		BaseURL:     c.UpstreamURL,
-		Credentials: upstream.Credentials{SecretID: c.SecretID, SecretKey: c.SecretKey},
-		Timeout:     c.UpstreamTimeout,
-		Gate:        gate,
-		Logger:      log,
-		Gateway:     gateway,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	opts := tasks.WorkerOptions{
 		Redis:           rdb,
-		Concurrency:     c.WorkerConcurrency,
-		PollConcurrency: c.PollConcurrency,
+		Concurrency:     cfg.WorkerConcurrency,
+		PollConcurrency: cfg.PollConcurrency,
 		Queues:          queues,
-		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,
 
-		DelayedTaskCheckInterval: c.DelayedCheck,
+		DelayedTaskCheckInterval: cfg.DelayedCheck,
 	}
-	settings := c.Worker.settings()
+	settings := cfg.Worker.settings()
 	if tune != nil {
 		tune(&opts, &settings)
 	}
-	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{
-		Store: batch.NewStore(rdb, keys, nil),
-		API:   api,
-		Gate:  gate,
-	}, settings)
+	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{Store: store, API: api, Gate: gate}, settings)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: worker settings: %w", err)
 	}
 	return w, nil
-}
-
-// gatewayKey is the optional API-gateway key pair: both settings or neither.
-func (c config) gatewayKey() (*upstream.GatewayKey, error) {
-	switch {
-	case c.GatewayKeyID == "" && c.GatewayKeySecret.IsZero():
-		return nil, nil
-	case c.GatewayKeyID == "" || c.GatewayKeySecret.IsZero():
-		return nil, errors.New("configuration: UPSTREAM_GATEWAY_KEY_ID and UPSTREAM_GATEWAY_KEY_SECRET: set both or neither")
-	}
-	return &upstream.GatewayKey{KeyID: c.GatewayKeyID, Secret: c.GatewayKeySecret, Source: c.GatewaySource}, nil
 }
 
 // settings converts the environment's worker settings.
