@@ -48,7 +48,7 @@ func loadConfig(e env) (config, error) {
 			vars[k] = v
 		}
 	}
-	for _, name := range retiredVars {
+	for _, name := range retiredVars() {
 		if vars[name] != "" {
 			return config{}, fmt.Errorf("configuration: %s: no longer used: the worker learns job durations "+
 				"from the service (docs/worker.md, Polling); POLL_HINT_SONG and POLL_HINT_TRAIN are optional hints", name)
@@ -107,7 +107,9 @@ type workerSettings struct {
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One
 // still set is refused rather than silently ignored: its operator expects it to act.
-var retiredVars = []string{
-	"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
-	"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
+func retiredVars() []string {
+	return []string{
+		"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
+		"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
+	}
 }

@@ -2,21 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
-	"github.com/singbatch/singbatch/tasks"
-	"github.com/singbatch/singbatch/upstream"
 )
 
 // Defaults of `singbatch run`.
@@ -78,33 +70,17 @@ func parseRunFlags(e env, args []string) (runFlags, error) {
 	return f, nil
 }
 
-var notBatchChars = regexp.MustCompile(`[^0-9A-Za-z_.-]+`)
-
 // defaultBatchName is a manifest's file name without its extension, made a valid batch
 // name: examples/demo.jsonl is batch "demo".
 func defaultBatchName(file string) string {
 	base := filepath.Base(file)
+	notBatchChars := regexp.MustCompile(`[^0-9A-Za-z_.-]+`)
 	name := strings.Trim(notBatchChars.ReplaceAllString(strings.TrimSuffix(base, filepath.Ext(base)), "-"), "-.")
 	if name == "" {
 		return runDefaultBatch
 	}
 	return name[:min(len(name), batch.MaxBatchNameLen)]
 }
-
-// runFailedError is the outcome of a run in which some items failed: the summary has
-// listed them, and the exit status is 1 so that scripts can tell.
-type runFailedError struct {
-	batch         string
-	failed, total int64
-}
-
-func (e *runFailedError) Error() string {
-	return fmt.Sprintf("run: batch %s: %d of %d items failed (listed above)", e.batch, e.failed, e.total)
-}
-
-// errRunInterrupted is returned when Ctrl-C or SIGTERM ended the run before every item
-// was final.
-var errRunInterrupted = errors.New("run: interrupted before every item was final")
 
 func runRun(ctx context.Context, e env, args []string) error {
 	f, err := parseRunFlags(e, args)
@@ -113,97 +89,17 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	a := newApp(e)
 	defer func() { _ = a.Close() }() // after the stack's Close: nothing is written through it any more
-	cfg, err := a.config()
-	if err != nil {
+	if err := checkRun(a, f); err != nil {
 		return err
 	}
-	if !f.sim {
-		if err := cfg.requireCredentials(); err != nil {
-			return fmt.Errorf("run: %w (or use --sim to try the simulator)", err)
-		}
-	}
-	for _, name := range f.files {
-		if _, err := os.Stat(name); err != nil {
-			return fmt.Errorf("run: manifest: %w", err)
-		}
-	}
-	if !f.sim {
-		if err := localstack.CheckNoPlaceholder(f.files); err != nil {
-			return err
-		}
-	}
-	st, err := localstack.Start(ctx, localstack.Options{
-		Dir: f.dir, Sim: f.sim, TimeScale: f.timeScale, Batch: f.batch, Files: f.files,
-		Rate: cfg.UpstreamRate, Prefix: cfg.RedisPrefix, Started: time.Now(),
-		Stdout: e.stdout, TTY: isTerminal(e.stdout),
-		NewLogger: func(w io.Writer) (*zap.Logger, error) { return newLogger(cfg, w) },
-		OpenStore: func(url string) (*batch.Store, error) {
-			if err := a.adjust(func(c *config) { c.RedisURL = url }); err != nil {
-				return nil, err
-			}
-			return a.store()
-		},
-	})
+	st, err := startStack(ctx, e, a, f)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if url, creds, ok := st.Simulator(); ok {
-		if err := a.adjust(func(c *config) {
-			c.UpstreamURL = url
-			c.SecretID, c.SecretKey = creds.SecretID, creds.SecretKey
-			c.GatewayKeyID, c.GatewayKeySecret = "", upstream.Secret{}
-		}); err != nil {
-			return err
-		}
-	}
-	a.useLogger(st.Log().Named("worker"))
 	if err := enqueueRun(ctx, e, a, st, f.batch); err != nil {
 		return err
 	}
-	st.StartWorker(func() (localstack.Worker, error) {
-		var tune func(*tasks.WorkerOptions, *tasks.Settings)
-		if f.sim {
-			tune = localstack.SimTuning(f.timeScale)
-		}
-		w, err := newWorker(a, tune)
-		if err != nil {
-			return nil, err
-		}
-		return w, nil
-	})
-	rec, done, err := st.Watch(ctx)
-	if err != nil {
-		return err
-	}
-	if done && f.keep {
-		if err := st.Summarize(rec, true); err != nil {
-			return err
-		}
-		st.PrintKeep()
-		<-ctx.Done()
-		return st.StopWorker()
-	}
-	if err := st.StopWorker(); err != nil {
-		return err
-	}
-	if !done {
-		// Counts may have moved while the worker stopped.
-		if rec, err = st.ReadBatch(); err != nil {
-			return err
-		}
-	}
-	if err := st.Summarize(rec, done); err != nil {
-		return err
-	}
-	switch {
-	case !done:
-		if f.sim {
-			return errRunInterrupted
-		}
-		return fmt.Errorf("%w: run the same command again (same --dir and --batch) to resume", errRunInterrupted)
-	case rec.Counts[batch.StateFailed] > 0:
-		return &runFailedError{batch: f.batch, failed: rec.Counts[batch.StateFailed], total: rec.Total}
-	}
-	return nil
+	startRunWorker(a, st, f)
+	return followRun(ctx, st, f)
 }

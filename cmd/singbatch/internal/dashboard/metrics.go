@@ -26,7 +26,7 @@ func (d *Dashboard) metricsHandler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		metrics.NewQueueMetricsCollector(d.inspector),
-		&batchCollector{store: d.opts.Store, scrub: d.scrub},
+		newBatchCollector(d.opts.Store, d.scrub),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -42,18 +42,21 @@ func (d *Dashboard) metricsHandler() (http.Handler, error) {
 	}), nil
 }
 
-var batchItemsDesc = prometheus.NewDesc("singbatch_batch_items",
-	"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed).",
-	[]string{"batch", "state"}, nil)
-
 // batchCollector reads every batch's counters at each scrape, so the numbers are the
 // ones workers keep in Redis, not a copy that could drift.
 type batchCollector struct {
 	store *batch.Store
 	scrub scrubber
+	desc  *prometheus.Desc
 }
 
-func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- batchItemsDesc }
+func newBatchCollector(store *batch.Store, scrub scrubber) *batchCollector {
+	return &batchCollector{store: store, scrub: scrub, desc: prometheus.NewDesc("singbatch_batch_items",
+		"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed).",
+		[]string{"batch", "state"}, nil)}
+}
+
+func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *batchCollector) Collect(ch chan<- prometheus.Metric) {
 	// Prometheus gives collectors no context; the scrape's own timeout is above this.
@@ -61,12 +64,12 @@ func (c *batchCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	bs, err := c.store.Batches(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(batchItemsDesc, err)
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
 	for _, b := range bs {
 		for _, st := range batch.States() {
-			ch <- prometheus.MustNewConstMetric(batchItemsDesc, prometheus.GaugeValue,
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
 				float64(b.Counts[st]), c.scrub.clean(b.Name), string(st))
 		}
 	}

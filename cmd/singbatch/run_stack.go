@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
+	"github.com/singbatch/singbatch/tasks"
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// checkRun refuses, before anything is started or written, a run against the service
+// without credentials, a missing manifest, and a manifest only --sim could serve.
+func checkRun(a *app, f runFlags) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	if !f.sim {
+		if err := cfg.requireCredentials(); err != nil {
+			return fmt.Errorf("run: %w (or use --sim to try the simulator)", err)
+		}
+	}
+	for _, name := range f.files {
+		if _, err := os.Stat(name); err != nil {
+			return fmt.Errorf("run: manifest: %w", err)
+		}
+	}
+	if !f.sim {
+		return localstack.CheckNoPlaceholder(f.files)
+	}
+	return nil
+}
+
+// startStack starts the run's local stack and points the app at it: its Redis, with
+// --sim its simulator, and its log file for the worker's logs.
+func startStack(ctx context.Context, e env, a *app, f runFlags) (*localstack.Stack, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	st, err := localstack.Start(ctx, localstack.Options{
+		Dir: f.dir, Sim: f.sim, TimeScale: f.timeScale, Batch: f.batch, Files: f.files,
+		Rate: cfg.UpstreamRate, Prefix: cfg.RedisPrefix, Started: time.Now(),
+		Stdout: e.stdout, TTY: isTerminal(e.stdout),
+		NewLogger: func(w io.Writer) (*zap.Logger, error) { return newLogger(cfg, w) },
+		OpenStore: func(url string) (*batch.Store, error) {
+			if err := a.adjust(func(c *config) { c.RedisURL = url }); err != nil {
+				return nil, err
+			}
+			return a.store()
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if url, creds, ok := st.Simulator(); ok {
+		if err := a.adjust(func(c *config) {
+			c.UpstreamURL = url
+			c.SecretID, c.SecretKey = creds.SecretID, creds.SecretKey
+			c.GatewayKeyID, c.GatewayKeySecret = "", upstream.Secret{}
+		}); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a.useLogger(st.Log().Named("worker"))
+	return st, nil
+}
+
+// startRunWorker runs an in-process worker wired as `singbatch worker` does
+// (newWorker); with --sim its timings are scaled like the simulator's.
+func startRunWorker(a *app, st *localstack.Stack, f runFlags) {
+	st.StartWorker(func() (localstack.Worker, error) {
+		var tune func(*tasks.WorkerOptions, *tasks.Settings)
+		if f.sim {
+			tune = localstack.SimTuning(f.timeScale)
+		}
+		w, err := newWorker(a, tune)
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
+	})
+}
