@@ -11,24 +11,26 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// config is every setting read from the environment. Each field is documented in the
-// README's table and in .env.example.
+// config is every setting read from the environment, documented in
+// docs/configuration.md and .env.example (TestConfigDocumented keeps them true). A
+// default is written once: in an envDefault tag when it is the command's, or in the
+// library that owns the setting (see defaultConfig).
 type config struct {
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"singbatch"`
+	RedisPrefix string `env:"REDIS_PREFIX"`
 
 	UpstreamURL      string          `env:"UPSTREAM_URL" envDefault:"https://service-mqk0mc83-1257411467.bj.apigw.tencentcs.com"`
 	SecretID         upstream.Secret `env:"UPSTREAM_SECRET_ID"`
 	SecretKey        upstream.Secret `env:"UPSTREAM_SECRET_KEY"`
 	UpstreamRate     float64         `env:"UPSTREAM_RATE" envDefault:"5"`
-	UpstreamTimeout  time.Duration   `env:"UPSTREAM_TIMEOUT" envDefault:"30s"`
+	UpstreamTimeout  time.Duration   `env:"UPSTREAM_TIMEOUT"`
 	GatewayKeyID     string          `env:"UPSTREAM_GATEWAY_KEY_ID"`
 	GatewayKeySecret upstream.Secret `env:"UPSTREAM_GATEWAY_KEY_SECRET"`
-	GatewaySource    string          `env:"UPSTREAM_GATEWAY_SOURCE" envDefault:"singbatch"`
+	GatewaySource    string          `env:"UPSTREAM_GATEWAY_SOURCE"`
 
-	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"20"`
-	PollConcurrency   int           `env:"WORKER_POLL_CONCURRENCY" envDefault:"50"`
-	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY"`
+	PollConcurrency   int           `env:"WORKER_POLL_CONCURRENCY"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT"`
 	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"1s"`
 
 	Worker workerSettings // WORKER_QUEUES, RECONCILE_DELAY, POLL_*, ... (docs/worker.md)
@@ -48,13 +50,13 @@ func loadConfig(e env) (config, error) {
 			vars[k] = v
 		}
 	}
-	for _, name := range retiredVars {
+	for _, name := range retiredVars() {
 		if vars[name] != "" {
 			return config{}, fmt.Errorf("configuration: %s: no longer used: the worker learns job durations "+
 				"from the service (docs/worker.md, Polling); POLL_HINT_SONG and POLL_HINT_TRAIN are optional hints", name)
 		}
 	}
-	var c config
+	c := defaultConfig()
 	if err := envparse.ParseWithOptions(&c, envparse.Options{Environment: vars}); err != nil {
 		return config{}, fmt.Errorf("configuration: %w", nameConfigVars(err))
 	}
@@ -83,31 +85,33 @@ func (c config) requireCredentials() error {
 	return nil
 }
 
-// workerSettings are the worker's timing settings (docs/worker.md); 0 takes the default.
+// workerSettings are the worker's timing settings (docs/worker.md).
 type workerSettings struct {
 	Queues              string        `env:"WORKER_QUEUES"` // "poll=4,train=3,songs=2"; empty: tasks.QueuePriorities
-	ReconcileDelay      time.Duration `env:"RECONCILE_DELAY" envDefault:"30s"`
-	DefaultJobTimeout   time.Duration `env:"DEFAULT_JOB_TIMEOUT" envDefault:"6h"`
-	TimeoutGrace        time.Duration `env:"TIMEOUT_GRACE" envDefault:"10m"`
-	ModelCacheTTL       time.Duration `env:"MODEL_CACHE_TTL" envDefault:"1m"`
-	RetryBase           time.Duration `env:"RETRY_BASE" envDefault:"1s"`
-	RetryCap            time.Duration `env:"RETRY_CAP" envDefault:"10m"`
+	ReconcileDelay      time.Duration `env:"RECONCILE_DELAY"`
+	DefaultJobTimeout   time.Duration `env:"DEFAULT_JOB_TIMEOUT"`
+	TimeoutGrace        time.Duration `env:"TIMEOUT_GRACE"`
+	ModelCacheTTL       time.Duration `env:"MODEL_CACHE_TTL"`
+	RetryBase           time.Duration `env:"RETRY_BASE"`
+	RetryCap            time.Duration `env:"RETRY_CAP"`
 	PollHintSong        time.Duration `env:"POLL_HINT_SONG"`
 	PollHintTrain       time.Duration `env:"POLL_HINT_TRAIN"`
-	PollFirstQuantile   float64       `env:"POLL_FIRST_QUANTILE" envDefault:"0.9"`
-	PollScouts          int           `env:"POLL_SCOUTS" envDefault:"5"`
-	PollProbeStart      time.Duration `env:"POLL_PROBE_START" envDefault:"1s"`
-	PollProbeGrowth     float64       `env:"POLL_PROBE_GROWTH" envDefault:"2"`
-	PollBackoffFraction float64       `env:"POLL_BACKOFF_FRACTION" envDefault:"0.2"`
-	PollMinInterval     time.Duration `env:"POLL_MIN_INTERVAL" envDefault:"500ms"`
-	PollMaxInterval     time.Duration `env:"POLL_MAX_INTERVAL" envDefault:"10m"`
-	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT" envDefault:"2s"`
-	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE" envDefault:"10m"`
+	PollFirstQuantile   float64       `env:"POLL_FIRST_QUANTILE"`
+	PollScouts          int           `env:"POLL_SCOUTS"`
+	PollProbeStart      time.Duration `env:"POLL_PROBE_START"`
+	PollProbeGrowth     float64       `env:"POLL_PROBE_GROWTH"`
+	PollBackoffFraction float64       `env:"POLL_BACKOFF_FRACTION"`
+	PollMinInterval     time.Duration `env:"POLL_MIN_INTERVAL"`
+	PollMaxInterval     time.Duration `env:"POLL_MAX_INTERVAL"`
+	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT"`
+	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE"`
 }
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One
 // still set is refused rather than silently ignored: its operator expects it to act.
-var retiredVars = []string{
-	"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
-	"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
+func retiredVars() []string {
+	return []string{
+		"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
+		"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
+	}
 }

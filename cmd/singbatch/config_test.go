@@ -4,12 +4,17 @@ import (
 	"bufio"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/singbatch/singbatch/upstream"
 )
 
 func cliConfigEnv(vars ...string) env {
@@ -64,25 +69,55 @@ func TestConfigRedisURLForms(t *testing.T) {
 	}
 }
 
-// configDefaults lists every variable of config (nested structs included) with its
-// envDefault, in declaration order.
-func configDefaults(t reflect.Type, out *[][2]string) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
-			*out = append(*out, [2]string{name, f.Tag.Get("envDefault")})
-		} else if f.Type.Kind() == reflect.Struct {
-			configDefaults(f.Type, out)
+// configDefaults lists every variable of config (nested structs included) with the
+// value it takes when the environment does not set it, as written in the docs, in
+// declaration order.
+func configDefaults(v reflect.Value, out *[][2]string) {
+	for i := range v.NumField() {
+		f, val := v.Type().Field(i), v.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		switch {
+		case name != "":
+			*out = append(*out, [2]string{name, docValue(val.Interface())})
+		case f.Type.Kind() == reflect.Struct:
+			configDefaults(val, out)
 		}
 	}
 }
 
-// The config struct, .env.example, docs/configuration.md and the README name the same variables
-// with the same defaults.
+// docValue writes a default as the docs do: "6h" for 6h0m0s, "" for none.
+func docValue(v any) string {
+	switch x := v.(type) {
+	case time.Duration:
+		if x == 0 {
+			return ""
+		}
+		s := x.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
+		return s
+	case upstream.Secret:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// The config struct, .env.example and docs/configuration.md name the same variables with
+// the defaults they really take.
 func TestConfigDocumented(t *testing.T) {
 	t.Parallel()
+	cfg, err := loadConfig(testEnv("", nil, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var vars [][2]string
-	configDefaults(reflect.TypeFor[config](), &vars)
+	configDefaults(reflect.ValueOf(cfg), &vars)
 	want := map[string]string{}
 	var names []string
 	for _, v := range vars {
@@ -117,8 +152,7 @@ func TestConfigDocumented(t *testing.T) {
 		}
 	}
 
-	// The README carries a copy of the docs' table.
-	for _, file := range []string{"docs/configuration.md", "README.md"} {
+	for _, file := range []string{"docs/configuration.md"} {
 		doc, err := os.ReadFile("../../" + file)
 		if err != nil {
 			t.Fatal(err)
@@ -164,6 +198,20 @@ func TestHelpWithMalformedEnvironment(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "usage: singbatch "+c.name) {
 			t.Errorf("%s --help printed %q", c.name, out.String())
+		}
+	}
+}
+
+// Every command reports a bad flag as a usage error whatever the environment holds:
+// flags are parsed before the configuration is loaded.
+func TestBadFlagWithMalformedEnvironment(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		var out, errOut syncBuffer
+		e := testEnv("", &out, &errOut, []string{"UPSTREAM_RATE=abc", "WORKER_CONCURRENCY=many", "POLL_DEFAULT_SONG=60s"})
+		err := dispatch(t.Context(), e, []string{c.name, "--no-such-flag"})
+		if ue := new(usageError); !errors.As(err, ue) || !strings.Contains(ue.Error(), "no-such-flag") {
+			t.Errorf("%s --no-such-flag: %v, want a usage error naming the flag", c.name, err)
 		}
 	}
 }

@@ -10,8 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/dashboard"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -56,36 +55,37 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, e.stderr)
+	log, err := a.logger()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-
-	auth := dashboardAuth{user: cfg.DashboardUser, password: cfg.DashboardPassword}
-	if (auth.user == "") != auth.password.IsZero() {
+	auth := dashboard.Auth{User: cfg.DashboardUser, Password: cfg.DashboardPassword}
+	if (auth.User == "") != auth.Password.IsZero() {
 		return errors.New("configuration: DASHBOARD_USER and DASHBOARD_PASSWORD: set both or neither")
 	}
-	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
-	if err := keys.Validate(); err != nil {
-		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
+	if _, err := cfg.keys(); err != nil {
+		return err
 	}
-	connOpt, err := cfg.redisConn()
+	connOpt, err := a.redisConn()
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	rdb, err := cfg.redisClient()
+	rdb, err := a.redis()
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	defer func() { _ = rdb.Close() }()
-
-	d, err := newDashboard(dashboardOptions{
-		Store:        batch.NewStore(rdb, keys, nil),
+	store, err := a.store()
+	if err != nil {
+		return err
+	}
+	d, err := dashboard.New(dashboard.Options{
+		Store:        store,
 		Redis:        rdb,
 		RedisConnOpt: connOpt,
 		AllowWrites:  f.allowWrites,
@@ -104,7 +104,7 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: listen on %s: %w", f.addr, err)
 	}
-	if !auth.enabled() && !isLoopback(ln.Addr()) {
+	if !auth.Enabled() && !isLoopback(ln.Addr()) {
 		_ = ln.Close() // not served yet
 		return fmt.Errorf("dashboard: --addr %s listens beyond loopback: set DASHBOARD_USER and DASHBOARD_PASSWORD "+
 			"(HTTP basic authentication), or listen on 127.0.0.1", f.addr)
@@ -119,29 +119,14 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	}
 	url := "http://" + ln.Addr().String()
 	log.Info("dashboard serving", zap.String("url", url), zap.Bool("allowWrites", f.allowWrites),
-		zap.Bool("authentication", auth.enabled()))
+		zap.Bool("authentication", auth.Enabled()))
 	// The URL on stdout lets scripts (and tests) use --addr with port 0.
 	fmt.Fprintf(e.stdout, "singbatch dashboard: serving %s/\n", url)
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-served:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), dashboardShutdownTimeout)
-	defer cancel()
-	shutErr := hs.Shutdown(sctx)
-	if serveErr == nil {
-		serveErr = <-served
-	}
+	err = serveUntilDone(ctx, hs, ln, dashboardShutdownTimeout, nil)
 	log.Info("dashboard stopped")
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return fmt.Errorf("dashboard: serve: %w", serveErr)
-	}
-	if shutErr != nil {
-		return fmt.Errorf("dashboard: shutdown: %w", shutErr)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
 	}
 	return nil
 }

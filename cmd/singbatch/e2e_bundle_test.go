@@ -182,8 +182,7 @@ func (b *e2eBundle) startProc(name string, args ...string) *e2eProc {
 	p.cmd = exec.Command(b.bin, args...)
 	p.cmd.Env = b.vars
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// A worker must not outlive a test binary that dies.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(p.cmd) // a worker must not outlive a test binary that dies
 	if err := p.cmd.Start(); err != nil {
 		_ = logf.Close()
 		b.t.Fatalf("start %s: %v", name, err)

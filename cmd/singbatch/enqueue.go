@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/batch/manifest"
-	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -61,17 +59,22 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
 	onLineError := func(le *batch.LineError) { fmt.Fprintln(e.stderr, le.Error()) }
-	store, rdb, err := openStore(cfg)
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = rdb.Close() }()
-	service := serviceModels(ctx, e, cfg, rdb, store.Keys())
+	rdb, err := a.redis()
+	if err != nil {
+		return err
+	}
+	service := serviceModels(ctx, e, a)
 	if f.dryRun {
 		return planEnqueue(ctx, e, cfg, f, store, service, onLineError)
 	}
@@ -176,11 +179,11 @@ func learnedDurations(ctx context.Context, store *batch.Store) []tasks.ClassDura
 // trainings of names it already has are rejected before anything is queued. Without
 // credentials, or when the service cannot be asked, it says so and returns none: the
 // service then refuses such a training itself, when its job is created.
-func serviceModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys keyspace.Keys) tasks.ServiceModels {
-	if cfg.requireCredentials() != nil {
+func serviceModels(ctx context.Context, e env, a *app) tasks.ServiceModels {
+	if cfg, err := a.config(); err != nil || cfg.requireCredentials() != nil {
 		return nil
 	}
-	ms, err := remoteModels(ctx, e, cfg, rdb, keys)
+	ms, err := remoteModels(ctx, a)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "enqueue: names to train not checked against the service's models: %v\n", err)
 		return nil

@@ -9,11 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -61,7 +59,9 @@ func runModels(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
@@ -70,11 +70,10 @@ func runModels(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	store, rdb, err := openStore(cfg)
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = rdb.Close() }()
 	local, err := store.Models(ctx)
 	if err != nil {
 		return err
@@ -86,7 +85,7 @@ func runModels(ctx context.Context, e env, args []string) error {
 		}
 		return printModels(e.stdout, f.json, false, rows)
 	}
-	remote, err := remoteModels(ctx, e, cfg, rdb, store.Keys())
+	remote, err := remoteModels(ctx, a)
 	if err != nil {
 		return fmt.Errorf("models --remote: %w", err)
 	}
@@ -138,30 +137,16 @@ func localModelJSON(m batch.ModelRecord) modelJSON {
 
 // remoteModels pages through the service's ListModels, under the account-wide limiter
 // that the workers share, so that listing never pushes the account over its rate.
-func remoteModels(ctx context.Context, e env, cfg config, rdb redis.UniversalClient, keys keyspace.Keys) ([]upstream.Model, error) {
-	log, err := newLogger(cfg, e.stderr)
+func remoteModels(ctx context.Context, a *app) ([]upstream.Model, error) {
+	log, err := a.logger()
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = log.Sync() }()
-	lim, err := cfg.newLimiter(rdb, keys, log.Named("limiter"))
+	// Named as they always were: the limiter's lines apart, the client's by command.
+	a.limiterLog, a.upstreamLog = log.Named("limiter"), log.With(zap.String("command", "models"))
+	api, err := a.upstream()
 	if err != nil {
 		return nil, err
-	}
-	gw, err := cfg.gatewayKey()
-	if err != nil {
-		return nil, err
-	}
-	api, err := upstream.New(upstream.Options{
-		BaseURL:     cfg.UpstreamURL,
-		Credentials: upstream.Credentials{SecretID: cfg.SecretID, SecretKey: cfg.SecretKey},
-		Timeout:     cfg.UpstreamTimeout,
-		Gate:        lim,
-		Gateway:     gw,
-		Logger:      log.With(zap.String("command", "models")),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, modelsRemoteTimeout)
 	defer cancel()

@@ -65,14 +65,11 @@ func runReportCommand(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	store, rdb, err := openStore(cfg)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = rdb.Close() }()
 	return batch.WriteReport(ctx, e.stdout, store, f.batch, f.format, f.states)
 }

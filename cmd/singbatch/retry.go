@@ -8,7 +8,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -59,21 +58,17 @@ func runRetry(ctx context.Context, e env, args []string) error {
 	if !from.Valid() {
 		return usageError{fmt.Sprintf("retry: --state must be one of %v, not %q", batch.States(), state)}
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
-	if err := keys.Validate(); err != nil {
-		return fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
-	}
-	rdb, err := cfg.redisClient()
+	rdb, err := a.redis()
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	defer func() { _ = rdb.Close() }()
-	queue := asynq.NewClientFromRedisClient(rdb)
-	store := batch.NewStore(rdb, keys, nil)
+	queue := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
 	retry, what := tasks.RetryItems, "retried (new attempt enqueued)"
 	if !from.Final() {
 		retry, what = tasks.ResumeItems, "resumed (current attempt enqueued again)"

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
 )
 
 // Defaults of `singbatch run`.
@@ -18,11 +16,6 @@ const (
 	runDefaultDir       = ".run"
 	runDefaultTimeScale = 0.01 // the demo's 5-minute training takes 3 s
 	runDefaultBatch     = "run"
-	runWatchEvery       = 200 * time.Millisecond
-	runBarWidth         = 30
-	// runReadTimeout bounds the Redis reads of the summary, which run after the
-	// command's own context may have ended (Ctrl-C).
-	runReadTimeout = 10 * time.Second
 )
 
 // runCommand runs manifests end to end on this machine: its own redis-server, an
@@ -44,7 +37,7 @@ type runFlags struct {
 func parseRunFlags(e env, args []string) (runFlags, error) {
 	var f runFlags
 	fs := newFlagSet(e, "run", "[--sim] [--batch NAME] [--keep] [--dir DIR] FILE...")
-	fs.BoolVar(&f.sim, "sim", false, "use the built-in simulator (generated credentials, time-scaled) instead of the service in UPSTREAM_*, and serve "+runPlaceholder+" in manifests from their folder")
+	fs.BoolVar(&f.sim, "sim", false, "use the built-in simulator (generated credentials, time-scaled) instead of the service in UPSTREAM_*, and serve "+localstack.Placeholder+" in manifests from their folder")
 	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (default: the first manifest's file name without extension)")
 	fs.BoolVar(&f.keep, "keep", false, "once every item is final, keep Redis, the worker (and the simulator) running until Ctrl-C, for status, report, dashboard and more enqueues")
 	fs.StringVar(&f.dir, "dir", runDefaultDir, "working folder `DIR`: Redis data (redis/), simulator outputs (outputs/), the log (singbatch.log), the report")
@@ -77,12 +70,11 @@ func parseRunFlags(e env, args []string) (runFlags, error) {
 	return f, nil
 }
 
-var notBatchChars = regexp.MustCompile(`[^0-9A-Za-z_.-]+`)
-
 // defaultBatchName is a manifest's file name without its extension, made a valid batch
 // name: examples/demo.jsonl is batch "demo".
 func defaultBatchName(file string) string {
 	base := filepath.Base(file)
+	notBatchChars := regexp.MustCompile(`[^0-9A-Za-z_.-]+`)
 	name := strings.Trim(notBatchChars.ReplaceAllString(strings.TrimSuffix(base, filepath.Ext(base)), "-"), "-.")
 	if name == "" {
 		return runDefaultBatch
@@ -90,86 +82,24 @@ func defaultBatchName(file string) string {
 	return name[:min(len(name), batch.MaxBatchNameLen)]
 }
 
-// runFailedError is the outcome of a run in which some items failed: the summary has
-// listed them, and the exit status is 1 so that scripts can tell.
-type runFailedError struct {
-	batch         string
-	failed, total int64
-}
-
-func (e *runFailedError) Error() string {
-	return fmt.Sprintf("run: batch %s: %d of %d items failed (listed above)", e.batch, e.failed, e.total)
-}
-
-// errRunInterrupted is returned when Ctrl-C or SIGTERM ended the run before every item
-// was final.
-var errRunInterrupted = errors.New("run: interrupted before every item was final")
-
 func runRun(ctx context.Context, e env, args []string) error {
 	f, err := parseRunFlags(e, args)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }() // after the stack's Close: nothing is written through it any more
+	if err := checkRun(a, f); err != nil {
+		return err
+	}
+	st, err := startStack(ctx, e, a, f)
 	if err != nil {
 		return err
 	}
-	if !f.sim {
-		if err := cfg.requireCredentials(); err != nil {
-			return fmt.Errorf("run: %w (or use --sim to try the simulator)", err)
-		}
-	}
-	for _, name := range f.files {
-		if _, err := os.Stat(name); err != nil {
-			return fmt.Errorf("run: manifest: %w", err)
-		}
-	}
-	if !f.sim {
-		if err := checkNoPlaceholder(f.files); err != nil {
-			return err
-		}
-	}
-	r := &runner{e: e, cfg: cfg, f: f, start: time.Now()}
-	defer r.stop()
-	if err := r.setUp(ctx); err != nil {
+	defer st.Close()
+	if err := enqueueRun(ctx, e, a, st, f.batch); err != nil {
 		return err
 	}
-	if err := r.enqueue(ctx); err != nil {
-		return err
-	}
-	r.startWorker()
-	rec, done, err := r.watch(ctx)
-	if err != nil {
-		return err
-	}
-	if done && f.keep {
-		if err := r.summarize(rec, true); err != nil {
-			return err
-		}
-		r.printKeep()
-		<-ctx.Done()
-		return r.stopWorker()
-	}
-	if err := r.stopWorker(); err != nil {
-		return err
-	}
-	if !done {
-		// Counts may have moved while the worker stopped.
-		if rec, err = r.readBatch(); err != nil {
-			return err
-		}
-	}
-	if err := r.summarize(rec, done); err != nil {
-		return err
-	}
-	switch {
-	case !done:
-		if f.sim {
-			return errRunInterrupted
-		}
-		return fmt.Errorf("%w: run the same command again (same --dir and --batch) to resume", errRunInterrupted)
-	case rec.Counts[batch.StateFailed] > 0:
-		return &runFailedError{batch: f.batch, failed: rec.Counts[batch.StateFailed], total: rec.Total}
-	}
-	return nil
+	startRunWorker(a, st, f)
+	return followRun(ctx, st, f)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -106,18 +105,19 @@ func runSim(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
 	if f, err = f.withCredentials(cfg); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg, e.stderr)
+	log, err := a.logger()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
 
 	if f.outputDir == "" {
 		if f.outputDir, err = os.MkdirTemp("", "singbatch-sim-"); err != nil {
@@ -159,30 +159,14 @@ func runSim(ctx context.Context, e env, args []string) error {
 	// The URL on stdout lets scripts (and tests) use --addr with port 0.
 	fmt.Fprintf(e.stdout, "singbatch sim: serving %s (output dir %s)\n", url, f.outputDir)
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-served:
-	}
 	// Close the simulator first: it ends hung requests, waits for in-flight ones and
 	// stops callbacks; then the HTTP server has nothing left to wait for.
-	closeErr := srv.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), simShutdownTimeout)
-	defer cancel()
-	shutErr := hs.Shutdown(sctx)
-	if serveErr == nil {
-		serveErr = <-served
-	}
+	err = serveUntilDone(ctx, hs, ln, simShutdownTimeout, srv.Close)
 	st := srv.Stats()
 	log.Info("simulator stopped", zap.Int("requests", st.Requests), zap.Int("jobs", st.JobsCreated),
 		zap.Int("throttled", st.Throttled), zap.Int("maxRequestsPerSecond", st.MaxRequestsPerSecond))
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return fmt.Errorf("sim: serve: %w", serveErr)
-	}
-	if err := errors.Join(closeErr, shutErr); err != nil {
-		return fmt.Errorf("sim: shutdown: %w", err)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/progress"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -60,15 +61,16 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	a := newApp(e)
+	defer func() { _ = a.Close() }()
+	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
-	store, rdb, err := openStore(cfg)
+	store, err := a.store()
 	if err != nil {
 		return err
 	}
-	defer func() { _ = rdb.Close() }()
 	st := &statusView{store: store, flags: f, now: time.Now, out: e.stdout, rate: cfg.UpstreamRate}
 	if f.watch {
 		return st.watch(ctx, isTerminal(e.stdout))
@@ -144,7 +146,7 @@ type manifestJSON struct {
 }
 
 // progressOf summarizes a batch; rate < 0 means the average since creation.
-func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress {
+func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress.Progress {
 	done := b.Counts[batch.StateCompleted] + b.Counts[batch.StateFailed]
 	if rate < 0 {
 		rate = 0
@@ -152,11 +154,11 @@ func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress {
 			rate = float64(done) / el
 		}
 	}
-	return progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed], Rate: rate,
+	return progress.Progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed], Rate: rate,
 		Learned: s.learnedETA[b.Name]}
 }
 
-func (s *statusView) statusJSON(b batch.BatchRecord, p progress) batchStatus {
+func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchStatus {
 	st := batchStatus{Batch: b.Name, Created: b.Created.UTC().Format(time.RFC3339Nano), Total: b.Total,
 		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Manifests: []manifestJSON{}}
 	for _, state := range batch.States() {
@@ -164,7 +166,7 @@ func (s *statusView) statusJSON(b batch.BatchRecord, p progress) batchStatus {
 	}
 	if eta, ok := p.ETA(); ok {
 		secs := eta.Seconds()
-		st.ETASeconds, st.ETAFrom = &secs, p.etaFrom()
+		st.ETASeconds, st.ETAFrom = &secs, p.ETAFrom()
 	}
 	for _, m := range b.Manifests {
 		st.Manifests = append(st.Manifests, manifestJSON{File: m.File, First: m.First.UTC().Format(time.RFC3339Nano),
@@ -176,7 +178,7 @@ func (s *statusView) statusJSON(b batch.BatchRecord, p progress) batchStatus {
 // print writes a snapshot of batches. rates holds the measured rate per batch name
 // (--watch); a batch without one gets its average since creation.
 func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) error {
-	ps := make([]progress, len(bs))
+	ps := make([]progress.Progress, len(bs))
 	for i, b := range bs {
 		r, ok := rates[b.Name]
 		if !ok {
@@ -202,7 +204,7 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 	var b strings.Builder
 	for i, rec := range bs {
 		p := ps[i]
-		fmt.Fprintf(&b, "batch %s: %d/%d done (%.1f%%)", rec.Name, p.Done, p.Total, p.percent())
+		fmt.Fprintf(&b, "batch %s: %d/%d done (%.1f%%)", rec.Name, p.Done, p.Total, p.Percent())
 		if p.Finished() {
 			b.WriteString(", finished\n")
 		} else {
@@ -212,12 +214,12 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 			}
 			eta := "unknown"
 			if d, ok := p.ETA(); ok {
-				eta = formatETA(d)
-				if p.etaFrom() == "learned" {
+				eta = progress.FormatETA(d)
+				if p.ETAFrom() == "learned" {
 					eta = "≈ " + eta + " (from the learned job durations)"
 				}
 			}
-			fmt.Fprintf(&b, ", rate %s/s (%s), ETA %s\n", formatRate(p.Rate), how, eta)
+			fmt.Fprintf(&b, ", rate %s/s (%s), ETA %s\n", progress.FormatRate(p.Rate), how, eta)
 		}
 		b.WriteString(" ")
 		for _, st := range batch.States() {

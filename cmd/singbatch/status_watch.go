@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/progress"
 )
 
 // watch follows the batches until every one is finished or ctx ends. On a terminal it
 // redraws one bar per batch in place; otherwise it prints a line (or a JSON line) when
 // a batch's counts change.
 func (s *statusView) watch(ctx context.Context, tty bool) error {
-	meters := map[string]*rateMeter{}
+	meters := map[string]*progress.Meter{}
 	seen := map[string]string{} // batch -> counts last printed (plain and JSON output)
 	drawn := 0                  // lines of bars on the terminal
 	tick := time.NewTicker(s.flags.interval)
@@ -41,11 +42,11 @@ func (s *statusView) watch(ctx context.Context, tty bool) error {
 		for _, b := range bs {
 			m := meters[b.Name]
 			if m == nil {
-				m = &rateMeter{window: statusRateWindow}
+				m = &progress.Meter{Window: statusRateWindow}
 				meters[b.Name] = m
 			}
-			r := m.observe(now, b.Counts[batch.StateCompleted]+b.Counts[batch.StateFailed])
-			if len(m.samples) > 1 { // until then, the average since creation
+			r := m.Observe(now, b.Counts[batch.StateCompleted]+b.Counts[batch.StateFailed])
+			if m.Measured() { // until then, the average since creation
 				rates[b.Name] = r
 			}
 			finished = finished && b.Done()
@@ -75,7 +76,7 @@ func (s *statusView) drawBars(bs []batch.BatchRecord, rates map[string]float64, 
 	}
 	for _, rec := range bs {
 		b.WriteString("\r\x1b[K") // start of line, erase it
-		b.WriteString(progressBar(s.progressOf(rec, rateOr(rates, rec.Name)), statusBarWidth))
+		b.WriteString(progress.Bar(s.progressOf(rec, rateOr(rates, rec.Name)), statusBarWidth))
 		b.WriteString("\n")
 	}
 	_, err := io.WriteString(s.out, b.String())
@@ -108,7 +109,7 @@ func (s *statusView) printChanges(bs []batch.BatchRecord, rates map[string]float
 			b.WriteString("\n")
 			continue
 		}
-		fmt.Fprintf(&b, "%s %s\n", now.UTC().Format(time.RFC3339), progressLine(p))
+		fmt.Fprintf(&b, "%s %s\n", now.UTC().Format(time.RFC3339), progress.Line(p))
 	}
 	if !changed {
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,9 +9,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/tasks/limiter"
+	"github.com/singbatch/singbatch/upstream"
 )
 
 // redisConn parses REDIS_URL the way Asynq does (redis, rediss, redis-socket, sentinel).
@@ -36,18 +37,13 @@ func (c config) redisClient() (redis.UniversalClient, error) {
 	return rdb, nil
 }
 
-// openStore connects to Redis for the batch records. The caller closes the client,
-// which Asynq and the limiter may share.
-func openStore(cfg config) (*batch.Store, redis.UniversalClient, error) {
-	keys := keyspace.Keys{Prefix: cfg.RedisPrefix}
+// keys are the Redis keys under REDIS_PREFIX.
+func (c config) keys() (keyspace.Keys, error) {
+	keys := keyspace.Keys{Prefix: c.RedisPrefix}
 	if err := keys.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
+		return keyspace.Keys{}, fmt.Errorf("configuration: REDIS_PREFIX: %w", err)
 	}
-	rdb, err := cfg.redisClient()
-	if err != nil {
-		return nil, nil, fmt.Errorf("configuration: %w", err)
-	}
-	return batch.NewStore(rdb, keys, nil), rdb, nil
+	return keys, nil
 }
 
 // newLimiter is the account-wide limiter every upstream call of this process goes through.
@@ -68,3 +64,14 @@ func (c config) newLimiter(rdb redis.UniversalClient, keys keyspace.Keys, log *z
 
 // windowLeaseSlack covers reading a reply after the attempt's timeout fired.
 const windowLeaseSlack = 15 * time.Second
+
+// gatewayKey is the optional API-gateway key pair: both settings or neither.
+func (c config) gatewayKey() (*upstream.GatewayKey, error) {
+	switch {
+	case c.GatewayKeyID == "" && c.GatewayKeySecret.IsZero():
+		return nil, nil
+	case c.GatewayKeyID == "" || c.GatewayKeySecret.IsZero():
+		return nil, errors.New("configuration: UPSTREAM_GATEWAY_KEY_ID and UPSTREAM_GATEWAY_KEY_SECRET: set both or neither")
+	}
+	return &upstream.GatewayKey{KeyID: c.GatewayKeyID, Secret: c.GatewayKeySecret, Source: c.GatewaySource}, nil
+}

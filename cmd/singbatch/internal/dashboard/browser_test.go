@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hibiken/asynq"
 
+	"github.com/singbatch/singbatch/cmd/singbatch/internal/dashboard/dashboardtest"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -150,7 +151,7 @@ func assertPageHasNoSecret(t *testing.T, ctx context.Context) {
 	browse(t, ctx, "read the page", chromedp.Location(&loc),
 		chromedp.Evaluate(`document.documentElement.outerHTML`, &dom),
 		chromedp.Evaluate(`document.body.innerText`, &visible))
-	assertNoSecret(t, "page "+loc, dom+"\n"+visible)
+	dashboardtest.AssertNoSecret(t, "page "+loc, dom+"\n"+visible)
 }
 
 // TestDashboardInBrowser renders the dashboard in a real headless Chromium: the batches
@@ -164,13 +165,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	t.Parallel()
 	chromium := findChromium(t)
-	b := setupDashboard(t)
-	base := b.handler(t, true, dashboardAuth{}).URL
+	b := dashboardtest.Seed(t)
+	base := handler(t, b, true, Auth{}).URL
 	ctx := startBrowser(t, chromium)
 	shots := screenshotDir(t)
 
 	// Batches page: the seeded batch with its counts, read from the rendered cells.
-	row := `tr[data-batch="` + dashBatch + `"]`
+	row := `tr[data-batch="` + dashboardtest.Batch + `"]`
 	browse(t, ctx, "open /", chromedp.Navigate(base+"/"), chromedp.WaitVisible("#batches", chromedp.ByQuery))
 	for sel, want := range map[string]string{
 		row + " td.total":                    "11",
@@ -203,7 +204,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible("#items", chromedp.ByQuery),
 		chromedp.Location(&loc),
 		chromedp.Evaluate(`document.querySelectorAll('#items tbody tr').length`, &rows))
-	if !strings.HasSuffix(loc, "/batches/"+dashBatch) || text(t, ctx, "#batch-name") != dashBatch || rows != 11 {
+	if !strings.HasSuffix(loc, "/batches/"+dashboardtest.Batch) || text(t, ctx, "#batch-name") != dashboardtest.Batch || rows != 11 {
 		t.Fatalf("batch page: location %s, name %q, %d rows", loc, text(t, ctx, "#batch-name"), rows)
 	}
 	if got := text(t, ctx, `tr[data-item="s5"] td.output`); !strings.Contains(got, "s5_out.wav") || !strings.Contains(got, "repo1: /out/s5/s5_out.wav") {
@@ -222,10 +223,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if loc != "t2,s6,s7" { // manifest order: voices.jsonl was read first
 		t.Errorf("failed items = %q, want t2,s6,s7", loc)
 	}
-	if got := text(t, ctx, `tr[data-item="s6"] td.error`); got != b.errTexts["s6"] {
-		t.Errorf("s6 error = %q, want %q", got, b.errTexts["s6"])
+	if got := text(t, ctx, `tr[data-item="s6"] td.error`); got != b.ErrTexts["s6"] {
+		t.Errorf("s6 error = %q, want %q", got, b.ErrTexts["s6"])
 	}
-	if got := text(t, ctx, `tr[data-item="s7"] td.error`); got != strings.ReplaceAll(b.errTexts["s7"], dashSecretKey, "REDACTED") {
+	if got := text(t, ctx, `tr[data-item="s7"] td.error`); got != strings.ReplaceAll(b.ErrTexts["s7"], dashboardtest.SecretKey, "REDACTED") {
 		t.Errorf("s7 error = %q, want the leaked key replaced", got)
 	}
 	if got := text(t, ctx, `tr[data-item="s7"] td.state`); got != "failed" {
@@ -237,16 +238,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Hostile strings are text, never markup or script.
 	var pwned bool
 	browse(t, ctx, "open the hostile batch",
-		chromedp.Navigate(base+"/batches/"+dashEscBatch),
+		chromedp.Navigate(base+"/batches/"+dashboardtest.EscBatch),
 		chromedp.WaitVisible("#items", chromedp.ByQuery),
 		chromedp.Evaluate(`window.pwned !== undefined || document.querySelector('#items img') !== null`, &pwned))
 	if pwned {
 		t.Errorf("a hostile string ran or became markup")
 	}
-	if got := text(t, ctx, "#items td.id"); got != dashEscID {
+	if got := text(t, ctx, "#items td.id"); got != dashboardtest.EscID {
 		t.Errorf("hostile id shown as %q", got)
 	}
-	if got := text(t, ctx, "#items td.error"); got != dashEscError {
+	if got := text(t, ctx, "#items td.error"); got != dashboardtest.EscError {
 		t.Errorf("hostile error shown as %q", got)
 	}
 
@@ -275,11 +276,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	// The remaining pages, each once its data is in: a task's details, Redis, servers,
 	// and the plain-text and JSON endpoints as the browser shows them.
 	for _, p := range []struct{ path, want string }{
-		{"/monitoring/queues/train/tasks/" + url.PathEscape(b.taskIDs["train"][0]), "REDACTED unknown"},
+		{"/monitoring/queues/train/tasks/" + url.PathEscape(b.TaskIDs["train"][0]), "REDACTED unknown"},
 		{"/monitoring/redis", "redis_version"},
 		{"/monitoring/servers", "No servers found"},
-		{"/api/batches", `"name":"` + dashBatch + `"`},
-		{"/metrics", `singbatch_batch_items{batch="` + dashBatch + `",state="failed"} 3`},
+		{"/api/batches", `"name":"` + dashboardtest.Batch + `"`},
+		{"/metrics", `singbatch_batch_items{batch="` + dashboardtest.Batch + `",state="failed"} 3`},
 		{"/healthz", "ok"},
 	} {
 		browse(t, ctx, "open "+p.path, chromedp.Navigate(base+p.path))
@@ -303,10 +304,10 @@ func TestDashboardLoginAndCrossSiteInBrowser(t *testing.T) {
 	}
 	t.Parallel()
 	chromium := findChromium(t)
-	b := setupDashboard(t)
-	base := b.handler(t, true, dashboardAuth{user: dashUser, password: upstream.NewSecret(dashPassword)}).URL
+	b := dashboardtest.Seed(t)
+	base := handler(t, b, true, Auth{User: dashboardtest.User, Password: upstream.NewSecret(dashboardtest.Password)}).URL
 	ctx := startBrowser(t, chromium)
-	in := asynq.NewInspectorFromRedisClient(b.redis.Client(t))
+	in := asynq.NewInspectorFromRedisClient(b.Redis.Client(t))
 	paused := func() bool {
 		t.Helper()
 		q, err := in.GetQueueInfo("songs")
@@ -326,10 +327,10 @@ func TestDashboardLoginAndCrossSiteInBrowser(t *testing.T) {
 
 	// Logged in: the browser sends the credentials with every request from now on, as
 	// it does once the user has typed them.
-	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(dashUser+":"+dashPassword))
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(dashboardtest.User+":"+dashboardtest.Password))
 	browse(t, ctx, "log in", network.Enable(), network.SetExtraHTTPHeaders(network.Headers{"Authorization": auth}),
 		chromedp.Navigate(base+"/"), chromedp.WaitVisible("#batches", chromedp.ByQuery))
-	if got := text(t, ctx, `tr[data-batch="`+dashBatch+`"] td.total`); got != "11" {
+	if got := text(t, ctx, `tr[data-batch="`+dashboardtest.Batch+`"] td.total`); got != "11" {
 		t.Errorf("logged in, the batch total reads %q", got)
 	}
 

@@ -1,4 +1,4 @@
-package main
+package localstack
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// runDir is the working folder of `singbatch run` and what it holds.
-type runDir struct {
+// workDir is the working folder of `singbatch run` (--dir) and what it holds.
+type workDir struct {
 	root      string
 	redis     string // redis-server's data: appendonly files, redis.log
 	outputs   string // the simulator's content repositories (--sim)
@@ -29,19 +29,19 @@ const (
 	runKindService = "service"
 )
 
-// prepareRunDir creates the working folder, or takes up one of an earlier run.
+// prepareWorkDir creates the working folder, or takes up one of an earlier run.
 //
 // A simulated run starts from empty data: the simulator keeps no state across runs, so
 // records of an earlier simulated run would name jobs it no longer knows. A run against
 // the service keeps its data, which is what lets it resume after Ctrl-C or a crash. The
 // marker keeps the two kinds apart (neither ever touches the other's data), and a folder
 // that is not empty and has no marker is refused rather than cleaned.
-func prepareRunDir(root string, simulated bool) (runDir, error) {
+func prepareWorkDir(root string, simulated bool) (workDir, error) {
 	kind := runKindService
 	if simulated {
 		kind = runKindSim
 	}
-	d := runDir{
+	d := workDir{
 		root:      root,
 		redis:     filepath.Join(root, "redis"),
 		outputs:   filepath.Join(root, "outputs"),

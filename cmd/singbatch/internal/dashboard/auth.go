@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"crypto/sha256"
@@ -8,25 +8,25 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// dashboardAuth is the dashboard's HTTP basic authentication (DASHBOARD_USER,
+// Auth is the dashboard's HTTP basic authentication (DASHBOARD_USER,
 // DASHBOARD_PASSWORD). The zero value lets everyone in: only for a listener on
-// loopback (runDashboard refuses any other).
-type dashboardAuth struct {
-	user     string
-	password upstream.Secret
+// loopback (the dashboard command refuses any other).
+type Auth struct {
+	User     string
+	Password upstream.Secret
 }
 
-// enabled reports whether credentials are configured.
-func (a dashboardAuth) enabled() bool { return a.user != "" || !a.password.IsZero() }
+// Enabled reports whether credentials are configured.
+func (a Auth) Enabled() bool { return a.User != "" || !a.Password.IsZero() }
 
 // wrap asks every request but the health probe for the credentials. Both are compared
 // as SHA-256 digests in constant time, so neither their content nor their length leaks
 // through timing.
-func (a dashboardAuth) wrap(next http.Handler) http.Handler {
-	if !a.enabled() {
+func (a Auth) wrap(next http.Handler) http.Handler {
+	if !a.Enabled() {
 		return next
 	}
-	wantUser, wantPass := sha256.Sum256([]byte(a.user)), sha256.Sum256([]byte(a.password.Reveal()))
+	wantUser, wantPass := sha256.Sum256([]byte(a.User)), sha256.Sum256([]byte(a.Password.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
 			next.ServeHTTP(w, r)

@@ -1,4 +1,7 @@
-package main
+// Package dashboard is the web dashboard of `singbatch dashboard`: batch pages, the Asynq
+// UI (asynqmon), Prometheus metrics and a health probe, behind optional basic
+// authentication. It reads nothing from the environment: the command passes Options.
+package dashboard
 
 import (
 	"context"
@@ -26,14 +29,14 @@ import (
 // monitoringRoot is where the Asynq UI is mounted.
 const monitoringRoot = "/monitoring"
 
-// dashboardRedisTimeout bounds the Redis reads of one page, metrics scrape or health check.
-const dashboardRedisTimeout = 10 * time.Second
+// redisTimeout bounds the Redis reads of one page, metrics scrape or health check.
+const redisTimeout = 10 * time.Second
 
-//go:embed dashboard/*.html dashboard/style.css
-var dashboardFiles embed.FS
+//go:embed web/*.html web/style.css
+var webFiles embed.FS
 
-// dashboardOptions configure the dashboard's handler.
-type dashboardOptions struct {
+// Options configure the dashboard's handler.
+type Options struct {
 	Store        *batch.Store
 	Redis        redis.UniversalClient // for /healthz
 	RedisConnOpt asynq.RedisConnOpt    // for the Asynq UI and queue metrics
@@ -41,16 +44,16 @@ type dashboardOptions struct {
 	// pause); off, it allows GET requests only. On, a change must come from the
 	// dashboard's own pages: a cross-site request is refused.
 	AllowWrites bool
-	Auth        dashboardAuth // empty: no authentication (loopback only)
+	Auth        Auth // empty: no authentication (loopback only)
 	// Secrets are scrubbed from every string shown (defence in depth: the upstream
 	// client already sanitizes its errors, and payloads carry none).
 	Secrets []upstream.Secret
 	Log     *zap.Logger
 }
 
-// dashboard is the whole web UI: batch pages, the Asynq UI, metrics and health.
-type dashboard struct {
-	opts      dashboardOptions
+// Dashboard is the whole web UI: batch pages, the Asynq UI, metrics and health.
+type Dashboard struct {
+	opts      Options
 	scrub     scrubber
 	mux       *http.ServeMux
 	handler   http.Handler // mux behind authentication and cross-site protection
@@ -59,19 +62,19 @@ type dashboard struct {
 	pages     map[string]*template.Template
 }
 
-// newDashboard builds the handler; Close releases its Redis connections.
-func newDashboard(o dashboardOptions) (*dashboard, error) {
+// New builds the handler; Close releases its Redis connections.
+func New(o Options) (*Dashboard, error) {
 	if o.Store == nil || o.Redis == nil || o.RedisConnOpt == nil {
 		return nil, errors.New("dashboard: Store, Redis and RedisConnOpt are required")
 	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	pages, err := parseDashboardPages()
+	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	d := &dashboard{
+	d := &Dashboard{
 		opts:  o,
 		scrub: newScrubber(o.Secrets...),
 		mux:   http.NewServeMux(),
@@ -88,7 +91,7 @@ func newDashboard(o dashboardOptions) (*dashboard, error) {
 		_ = d.Close()
 		return nil, err
 	}
-	static, err := fs.Sub(dashboardFiles, "dashboard")
+	static, err := fs.Sub(webFiles, "web")
 	if err != nil {
 		_ = d.Close()
 		return nil, fmt.Errorf("dashboard: static files: %w", err)
@@ -108,7 +111,7 @@ func newDashboard(o dashboardOptions) (*dashboard, error) {
 	return d, nil
 }
 
-func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -117,12 +120,12 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close releases the Redis connections of the Asynq UI and the metrics' inspector.
-func (d *dashboard) Close() error {
+func (d *Dashboard) Close() error {
 	return errors.Join(d.mon.Close(), d.inspector.Close())
 }
 
 // healthz answers 200 while Redis answers, 503 otherwise.
-func (d *dashboard) healthz(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,4 +1,4 @@
-package main
+package dashboard
 
 import (
 	"context"
@@ -22,11 +22,11 @@ import (
 
 // metricsHandler serves /metrics from a registry of the dashboard's own (no globals):
 // Asynq's queue metrics, the batches' items per state, and the Go runtime's.
-func (d *dashboard) metricsHandler() (http.Handler, error) {
+func (d *Dashboard) metricsHandler() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	for _, c := range []prometheus.Collector{
 		metrics.NewQueueMetricsCollector(d.inspector),
-		&batchCollector{store: d.opts.Store, scrub: d.scrub},
+		newBatchCollector(d.opts.Store, d.scrub),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -38,35 +38,38 @@ func (d *dashboard) metricsHandler() (http.Handler, error) {
 		// A failing collector (Redis away) must not hide the others' metrics.
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      zap.NewStdLog(d.opts.Log.Named("metrics")),
-		Timeout:       dashboardRedisTimeout,
+		Timeout:       redisTimeout,
 	}), nil
 }
-
-var batchItemsDesc = prometheus.NewDesc("singbatch_batch_items",
-	"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed).",
-	[]string{"batch", "state"}, nil)
 
 // batchCollector reads every batch's counters at each scrape, so the numbers are the
 // ones workers keep in Redis, not a copy that could drift.
 type batchCollector struct {
 	store *batch.Store
 	scrub scrubber
+	desc  *prometheus.Desc
 }
 
-func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- batchItemsDesc }
+func newBatchCollector(store *batch.Store, scrub scrubber) *batchCollector {
+	return &batchCollector{store: store, scrub: scrub, desc: prometheus.NewDesc("singbatch_batch_items",
+		"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed).",
+		[]string{"batch", "state"}, nil)}
+}
+
+func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *batchCollector) Collect(ch chan<- prometheus.Metric) {
 	// Prometheus gives collectors no context; the scrape's own timeout is above this.
-	ctx, cancel := context.WithTimeout(context.Background(), dashboardRedisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 	bs, err := c.store.Batches(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(batchItemsDesc, err)
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
 	for _, b := range bs {
 		for _, st := range batch.States() {
-			ch <- prometheus.MustNewConstMetric(batchItemsDesc, prometheus.GaugeValue,
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
 				float64(b.Counts[st]), c.scrub.clean(b.Name), string(st))
 		}
 	}

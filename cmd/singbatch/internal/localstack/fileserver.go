@@ -1,12 +1,9 @@
-package main
+package localstack
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,13 +13,6 @@ import (
 
 	"go.uber.org/zap"
 )
-
-// runPlaceholder in a manifest stands for the manifest's own folder: `run --sim` serves
-// that folder over HTTP on loopback and replaces every occurrence with the folder's URL,
-// so "{{dir}}/audio/alice-1.wav" in examples/demo.jsonl becomes
-// "http://127.0.0.1:PORT/f1/audio/alice-1.wav". The service itself cannot reach this
-// machine, so without --sim a manifest using it is refused.
-const runPlaceholder = "{{dir}}"
 
 // fileServerShutdown bounds the wait for open downloads when the run stops.
 const fileServerShutdown = 5 * time.Second
@@ -109,91 +99,12 @@ func (s *fileServer) rewrite(files []string, dir string) ([]string, map[string]s
 			return nil, nil, fmt.Errorf("run: manifest copy: %w", err)
 		}
 		cp := filepath.Join(sub, filepath.Base(name))
-		if err := copyReplacing(name, cp, []byte(runPlaceholder), []byte(s.serve(abs))); err != nil {
+		if err := copyReplacing(name, cp, []byte(Placeholder), []byte(s.serve(abs))); err != nil {
 			return nil, nil, err
 		}
 		names[i], shownAs[cp] = cp, name
 	}
 	return names, shownAs, nil
-}
-
-// copyReplacing copies src to dst line by line, replacing old by repl.
-func copyReplacing(src, dst string, old, repl []byte) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("run: manifest: %w", err)
-	}
-	defer in.Close() // read-only
-	out, err := os.Create(dst)
-	if err != nil {
-		return fmt.Errorf("run: manifest copy: %w", err)
-	}
-	defer func() {
-		if cerr := out.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("run: manifest copy: %w", cerr)
-		}
-	}()
-	br, bw := bufio.NewReaderSize(in, 64<<10), bufio.NewWriterSize(out, 64<<10)
-	for {
-		line, rerr := br.ReadBytes('\n')
-		if _, err := bw.Write(bytes.ReplaceAll(line, old, repl)); err != nil {
-			return fmt.Errorf("run: manifest copy: %w", err)
-		}
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("run: read manifest %s: %w", src, rerr)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("run: manifest copy: %w", err)
-	}
-	return nil
-}
-
-// usesPlaceholder reports whether a file contains the placeholder, reading it in
-// constant memory.
-func usesPlaceholder(name string) (bool, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return false, fmt.Errorf("run: manifest: %w", err)
-	}
-	defer f.Close() // read-only
-	ph := []byte(runPlaceholder)
-	buf := make([]byte, 64<<10)
-	keep := 0 // bytes carried over from the previous chunk, in case the placeholder spans two
-	for {
-		n, err := f.Read(buf[keep:])
-		if bytes.Contains(buf[:keep+n], ph) {
-			return true, nil
-		}
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("run: read manifest %s: %w", name, err)
-		}
-		total := keep + n
-		keep = min(len(ph)-1, total)
-		copy(buf, buf[total-keep:total])
-	}
-}
-
-// checkNoPlaceholder refuses manifests that use the placeholder in a run against the
-// service, which could not fetch files from this machine.
-func checkNoPlaceholder(files []string) error {
-	for _, name := range files {
-		uses, err := usesPlaceholder(name)
-		if err != nil {
-			return err
-		}
-		if uses {
-			return fmt.Errorf("run: manifest %s uses %s, which only --sim serves: the service cannot fetch files from this machine; "+
-				"put the audio where the service can download it and write its URLs (or add --sim)", name, runPlaceholder)
-		}
-	}
-	return nil
 }
 
 // close stops serving, letting open downloads finish for a few seconds.
