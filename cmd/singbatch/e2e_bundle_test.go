@@ -17,8 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -62,18 +62,10 @@ func newE2E(t *testing.T, simOpts sim.Options, vars ...string) *e2eBundle {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	t.Logf("go build: %v", time.Since(start).Round(time.Millisecond))
-	b.redis = redistest.Start(t, redistest.Options{AOF: true})
-	b.rdb = b.redis.Client(t)
-	b.store = batch.NewStore(b.rdb, keyspace.Keys{Prefix: e2ePrefix}, nil)
-
 	simOpts.Credentials = e2eCreds
-	simOpts.OutputDir = t.TempDir()
-	srv, err := sim.New(simOpts)
-	if err != nil {
-		t.Fatalf("sim.New: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	b.sim = srv
+	kit := testkit.New(t, testkit.Options{Prefix: e2ePrefix, AOF: true, Sim: simOpts})
+	b.redis, b.rdb, b.store, b.sim = kit.Redis, kit.RDB, kit.Store, kit.Sim
+	srv := kit.Sim
 
 	b.vars = append([]string{
 		"REDIS_URL=" + b.redis.URL(), "REDIS_PREFIX=" + e2ePrefix,

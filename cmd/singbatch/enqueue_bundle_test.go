@@ -15,8 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
-	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -37,15 +37,13 @@ type cliBundle struct {
 
 func newCLI(t *testing.T, vars ...string) *cliBundle {
 	t.Helper()
-	srv := redistest.Start(t, redistest.Options{})
-	rdb := srv.Client(t)
 	prefix := "clitest-" + strings.ReplaceAll(t.Name(), "/", "-")
+	kit := testkit.New(t, testkit.Options{Prefix: prefix, NoSim: true})
 	b := &cliBundle{
-		t: t, redis: srv, rdb: rdb, prefix: prefix,
-		store:     batch.NewStore(rdb, keyspace.Keys{Prefix: prefix}, nil),
-		inspector: asynq.NewInspectorFromRedisClient(rdb),
+		t: t, redis: kit.Redis, rdb: kit.RDB, prefix: prefix, store: kit.Store,
+		inspector: asynq.NewInspectorFromRedisClient(kit.RDB),
 		dir:       t.TempDir(),
-		vars: append([]string{"REDIS_URL=" + srv.URL(), "REDIS_PREFIX=" + prefix,
+		vars: append([]string{"REDIS_URL=" + kit.Redis.URL(), "REDIS_PREFIX=" + prefix,
 			"LOG_FORMAT=console", "LOG_LEVEL=error"}, vars...),
 	}
 	return b

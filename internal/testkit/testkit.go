@@ -74,8 +74,7 @@ func New(tb testing.TB, opts Options) *Kit {
 	k.Redis = redistest.Start(tb, redistest.Options{AOF: opts.AOF})
 	k.RDB = k.Redis.Client(tb)
 	k.Store = batch.NewStore(k.RDB, k.Keys, opts.Clock)
-	k.Queue = asynq.NewClientFromRedisClient(k.RDB)
-	tb.Cleanup(func() { _ = k.Queue.Close() })
+	k.Queue = asynq.NewClientFromRedisClient(k.RDB) // shares RDB: nothing of its own to close
 	if opts.Rate > 0 {
 		var err error
 		if k.Limiter, err = limiter.New(k.RDB, limiter.Options{Rate: opts.Rate, Keys: k.Keys, Logger: opts.Logger}); err != nil {
