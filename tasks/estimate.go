@@ -48,6 +48,13 @@ type PollTiming struct {
 	// ShortWait: a poll due within this time waits in its handler rather than in
 	// Asynq's schedule, whose times are whole seconds; default 2 s.
 	ShortWait time.Duration
+	// CallbackGrace (CALLBACK_POLL_GRACE): with callbacks on, a job is first polled
+	// this long after the longest job of its class seen, as the backstop of a lost
+	// callback; one scout (not Scouts) finds out a new class, from this age on, at
+	// ProbeGrowth² steps. Default 30 s.
+	CallbackGrace time.Duration
+
+	callbacks bool // set by NewHandlers when HandlerDeps.Callbacks is given
 }
 
 // DefaultPollTiming returns the defaults documented on PollTiming.
@@ -61,6 +68,7 @@ func DefaultPollTiming() PollTiming {
 		MinInterval:     500 * time.Millisecond,
 		MaxInterval:     10 * time.Minute,
 		ShortWait:       2 * time.Second,
+		CallbackGrace:   30 * time.Second,
 	}
 }
 
@@ -72,7 +80,7 @@ func (p PollTiming) withDefaults() (PollTiming, error) {
 		def time.Duration
 	}{
 		{&p.ProbeStart, d.ProbeStart}, {&p.MinInterval, d.MinInterval}, {&p.MaxInterval, d.MaxInterval},
-		{&p.ShortWait, d.ShortWait},
+		{&p.ShortWait, d.ShortWait}, {&p.CallbackGrace, d.CallbackGrace},
 	} {
 		if *f.v == 0 {
 			*f.v = f.def

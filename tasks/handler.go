@@ -46,6 +46,10 @@ type HandlerDeps struct {
 	// its handler); default a timer. Tests give one that moves their clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Rand  func() float64 // [0, 1), safe for concurrent use; default math/rand/v2
+	// Callbacks, when set, turn callbacks on: every CreateJob carries its attempt's
+	// callback URL, ServeCallback records what the service posts there, and polls
+	// become the backstop (PollTiming.CallbackGrace).
+	Callbacks *Callbacks
 }
 
 // Settings tune the handlers. Zero fields take the defaults (DefaultSettings); the
@@ -140,6 +144,8 @@ type Handlers struct {
 
 	models    *modelCache
 	inspector PollInspector
+	callbacks *Callbacks // nil: callbacks off
+	stats     *Stats
 
 	authOnce sync.Once
 }
@@ -153,8 +159,17 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
+	if d.Callbacks != nil {
+		// The first callback of a class teaches it. One scout is the backstop for
+		// callbacks that never come: it starts a grace after submission, and climbs
+		// twice as fast, a few calls a class.
+		s.Poll.callbacks = true
+		s.Poll.Scouts = 1
+		s.Poll.ProbeStart = max(s.Poll.ProbeStart, s.Poll.CallbackGrace)
+		s.Poll.ProbeGrowth *= s.Poll.ProbeGrowth
+	}
 	h := &Handlers{store: d.Store, api: d.API, queue: d.Enqueuer, gate: d.Gate, inspector: d.Inspector,
-		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s}
+		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s, callbacks: d.Callbacks, stats: newStats()}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -168,7 +183,8 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 		h.rand = rand.Float64
 	}
 	h.retry = RetryPolicy{Base: s.RetryBase, Cap: s.RetryCap, ReconcileDelay: s.ReconcileDelay, Rand: h.rand}
-	h.models = newModelCache(d.API.AllModels, s.ModelCacheTTL, h.now)
+	h.api = countedAPI{JobAPI: d.API, calls: &h.stats.calls}
+	h.models = newModelCache(h.api.AllModels, s.ModelCacheTTL, h.now)
 	return h, nil
 }
 

@@ -48,7 +48,14 @@ type bundleConfig struct {
 	settings Settings
 	worker   WorkerOptions
 	fake     JobAPI // when set, the handlers call it instead of the simulator
+	// callbacks on: the handlers' ServeCallback listens on an httptest server, whose
+	// URL is CALLBACK_URL, under callbackSecret.
+	callbacks bool
 }
+
+// callbackSecret is the bundle's CALLBACK_SECRET.
+// It holds secretMarker, so the secrets tests look for it too.
+const callbackSecret = "test-callback-S3CR3T-0123456789abcdef"
 
 type bundle struct {
 	t       testing.TB
@@ -65,6 +72,9 @@ type bundle struct {
 	queue   *asynq.Client
 	h       *Handlers
 	logs    *observer.ObservedLogs
+	// callbacks, callbackSrv: with bundleConfig.callbacks
+	callbacks   *Callbacks
+	callbackSrv *httptest.Server
 	log     *zap.Logger
 	cfg     bundleConfig
 }
@@ -135,13 +145,27 @@ func newBundle(t testing.TB, configure func(*bundleConfig)) *bundle {
 	if cfg.fake != nil {
 		b.jobAPI = cfg.fake
 	}
+	if cfg.callbacks {
+		b.callbackSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { b.h.ServeCallback(w, r) }))
+		t.Cleanup(b.callbackSrv.Close)
+		cb, err := NewCallbacks(b.callbackSrv.URL+"/hooks", upstream.NewSecret(callbackSecret), upstream.Secret{})
+		if err != nil {
+			t.Fatalf("NewCallbacks: %v", err)
+		}
+		b.callbacks = cb
+	}
 	var err error
-	b.h, err = NewHandlers(HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log,
-		Inspector: asynq.NewInspectorFromRedisClient(b.rdb)}, cfg.settings)
+	b.h, err = NewHandlers(b.deps(), cfg.settings)
 	if err != nil {
 		t.Fatalf("NewHandlers: %v", err)
 	}
 	return b
+}
+
+// deps are the handlers' dependencies in the bundle.
+func (b *bundle) deps() HandlerDeps {
+	return HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log,
+		Inspector: asynq.NewInspectorFromRedisClient(b.rdb), Callbacks: b.callbacks}
 }
 
 // start runs a Worker on the bundle's handlers' dependencies until the test ends.
@@ -149,7 +173,9 @@ func (b *bundle) start() {
 	b.t.Helper()
 	opts := b.cfg.worker
 	opts.Redis, opts.Logger = b.rdb, b.log
-	w, err := NewWorker(opts, HandlerDeps{Store: b.store, API: b.jobAPI, Enqueuer: b.queue, Gate: b.gate, Logger: b.log}, b.cfg.settings)
+	deps := b.deps()
+	deps.Inspector = nil // NewWorker's own
+	w, err := NewWorker(opts, deps, b.cfg.settings)
 	if err != nil {
 		b.t.Fatalf("NewWorker: %v", err)
 	}

@@ -71,6 +71,18 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 	if err := h.sleep(ctx, due.Sub(now)); err != nil {
 		return err
 	}
+	if h.callbacks != nil {
+		// A callback may have come while this poll waited for its time or its token.
+		pctx, release, err := h.prepay(ctx, upstream.ActionGetJob)
+		if err != nil {
+			return fmt.Errorf("poll job %s: %w", p.JobID, err)
+		}
+		defer release()
+		if cur, err := h.store.Item(ctx, rec.Batch, rec.ID); err == nil && (cur.State.Final() || cur.Attempt != rec.Attempt) {
+			return nil
+		}
+		ctx = pctx
+	}
 	job, err := h.api.GetJob(ctx, p.JobID)
 	before := st
 	st.calls, st.last = st.calls+1, h.now()

@@ -17,6 +17,10 @@ type finishing struct {
 	est    Estimate  // the class's estimate the poll was aimed with
 	scout  bool      // the job was one of its class's scouts
 	before pollState // the polls before this one
+	// from are the states the item may be recorded from; default submitted. A
+	// callback may come before the CreateJob answer was recorded (submitting).
+	from     []batch.State
+	callback bool // what found the job final was its callback
 }
 
 // finish records a final job. Of racing polls only one Transition moves the item, so
@@ -24,13 +28,23 @@ type finishing struct {
 // one that recorded a completion teaches the class's estimate.
 func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstream.Job, f finishing) error {
 	to, u := h.outcome(rec, job)
-	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
-		[]batch.State{batch.StateSubmitted}, to, u)
+	from := f.from
+	if from == nil {
+		from = []batch.State{batch.StateSubmitted}
+	}
+	if rec.JobID == "" { // its callback came first: the job is the one it names
+		u.JobID, u.SubmittedAt = job.ID, job.Timing.CreatedAt.Time()
+		if u.SubmittedAt.IsZero() || u.SubmittedAt.After(h.now()) {
+			u.SubmittedAt = h.now()
+		}
+	}
+	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt, from, to, u)
 	if err != nil {
 		return fmt.Errorf("record the end of job %s: %w", job.ID, err)
 	}
 	if ok {
-		fields := append(itemFields(cur), zap.String("state", string(to)))
+		h.stats.finished.Add(1)
+		fields := append(itemFields(cur), zap.String("state", string(to)), zap.Bool("byCallback", f.callback))
 		if to == batch.StateFailed {
 			h.log.Info("item failed", append(fields, zap.String("error", u.Error))...)
 		} else {

@@ -19,6 +19,9 @@ func (s pollState) age(t time.Time) time.Duration { return t.Sub(s.submitted) }
 // knownTarget is when to call GetJob next for a job of a class that has an estimate.
 func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
 	switch {
+	case s.calls == 0 && p.callbacks:
+		// The callback is the news; this poll is for a callback that never came.
+		return s.submitted.Add(e.lastPoll(s.started) + p.CallbackGrace)
 	case s.calls == 0:
 		return s.submitted.Add(e.firstPoll(p.FirstQuantile))
 	case s.calls == 1:

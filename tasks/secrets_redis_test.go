@@ -47,6 +47,7 @@ func leakSecrets() map[string]string {
 		"secretKey":       leakSecretKey,
 		"wrong secretKey": leakWrongKey,
 		"gateway secret":  leakGatewayKey,
+		"callback secret": callbackSecret,
 	}
 }
 
@@ -148,6 +149,8 @@ func testSecretsNeverReachRedisRun(t *testing.T, needles []needle) {
 		// carries an error string (see below). Then ordinary fault rates.
 		c.sim.Faults = sim.Faults{LoseCreate: 1, InternalError: 0.2}
 		c.rate = 50
+		// Callbacks on: every job's request carries a per-attempt URL, a credential.
+		c.callbacks = true
 	})
 	for _, m := range []string{"carol_v1", "dup_v1"} { // trained elsewhere
 		if err := b.sim.AddModel(m, time.Time{}); err != nil {
@@ -212,12 +215,38 @@ func testSecretsNeverReachRedisRun(t *testing.T, needles []needle) {
 	for _, err := range sampleErrs {
 		t.Errorf("walk during the run: %v", err)
 	}
+	// The callback URLs' tokens (derived, never stored) of every attempt there was.
+	tokens := map[string]string{}
+	for _, name := range []string{"mixed", "wrongkey"} {
+		_ = b.store.Items(ctx, name, nil, func(r batch.ItemRecord) error {
+			for a := 1; a <= r.Attempt; a++ {
+				u := b.callbacks.URL(ItemRef{Batch: r.Batch, Item: r.ID, Attempt: a})
+				tokens[u[strings.LastIndexByte(u, '/')+1:]] = r.ID
+			}
+			return nil
+		})
+	}
+	for token, id := range tokens {
+		for key := range final {
+			if strings.Contains(key, token) || final.contains(key, token) {
+				t.Errorf("final walk: %s holds the callback token of %s", key, id)
+			}
+		}
+	}
+	if b.sim.Stats().Callbacks.Delivered == 0 || len(tokens) == 0 {
+		t.Error("no callback was delivered: the run did not exercise them")
+	}
 	// The same run's logs, while at it (each log path has its own test).
 	for _, e := range b.logs.All() {
 		line := e.Message + " " + fmt.Sprint(e.ContextMap())
 		for _, n := range needles {
 			if strings.Contains(line, string(n.b)) {
 				t.Errorf("log line %q holds %s", e.Message, n.label)
+			}
+		}
+		for token := range tokens {
+			if strings.Contains(line, token) {
+				t.Errorf("log line %q holds a callback token", e.Message)
 			}
 		}
 	}
@@ -333,7 +362,9 @@ func (b *bundle) runWorker(api JobAPI) (stop func()) {
 	b.t.Helper()
 	opts := b.cfg.worker
 	opts.Redis, opts.Logger = b.rdb, b.log
-	w, err := NewWorker(opts, HandlerDeps{Store: b.store, API: api, Enqueuer: b.queue, Gate: b.gate, Logger: b.log}, b.cfg.settings)
+	deps := b.deps()
+	deps.API, deps.Inspector = api, nil
+	w, err := NewWorker(opts, deps, b.cfg.settings)
 	if err != nil {
 		b.t.Fatalf("NewWorker: %v", err)
 	}

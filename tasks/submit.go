@@ -73,7 +73,7 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 		}
 	}
 	// Wait for the rate limit before claiming: the claim's CreateJob must leave at once.
-	ctx, release, err := h.prepay(ctx)
+	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
 	defer release()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -30,6 +30,9 @@ func (h *Handlers) createBudget() time.Duration {
 func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed time.Time) error {
 	req := rec.Spec.Request(rec.Kind, rec.Model)
 	req.CustomID = rec.CustomID
+	if h.callbacks != nil {
+		req.Callback = h.callbacks.URL(refOf(rec)) // derived each time: never stored
+	}
 	if req.Timeout <= 0 {
 		// The service must give up when the worker does (poll.go, deadline), or it
 		// would go on working, and billing, on a job whose result nobody records.
@@ -118,7 +121,7 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
 			"gave up after %d runs: no job exists under customId %s", runNumber(ctx), rec.CustomID))
 	}
-	ctx, release, err := h.prepay(ctx)
+	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
 	defer release()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -61,11 +61,12 @@ func (g *SubmitGate) Throttled(action string, retryAfter time.Duration) {
 	g.inner.Throttled(action, retryAfter)
 }
 
-// prepay takes the CreateJob token before a claim, when the handlers have the gate. The
+// prepay takes an action's token before the item is looked at a last time (a claim, or
+// a poll's check that no callback came first), when the handlers have the gate. The
 // returned release must be deferred by the caller.
-func (h *Handlers) prepay(ctx context.Context) (context.Context, func(), error) {
+func (h *Handlers) prepay(ctx context.Context, action string) (context.Context, func(), error) {
 	if h.gate == nil {
 		return ctx, func() {}, nil
 	}
-	return h.gate.Prepay(ctx, upstream.ActionCreateJob)
+	return h.gate.Prepay(ctx, action)
 }

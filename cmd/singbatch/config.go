@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	envparse "github.com/caarlos0/env/v11"
 	"github.com/hibiken/asynq"
 
+	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -34,6 +36,12 @@ type config struct {
 	DelayedCheck      time.Duration `env:"WORKER_DELAYED_CHECK_INTERVAL" envDefault:"1s"`
 
 	Worker workerSettings // WORKER_QUEUES, RECONCILE_DELAY, POLL_*, ... (docs/worker.md)
+
+	// Callbacks (docs/worker.md, "Callbacks"): on when CALLBACK_URL is set.
+	CallbackURL            string          `env:"CALLBACK_URL"`
+	CallbackSecret         upstream.Secret `env:"CALLBACK_SECRET"`
+	CallbackSecretPrevious upstream.Secret `env:"CALLBACK_SECRET_PREVIOUS"`
+	HTTPAddr               string          `env:"HTTP_ADDR" envDefault:"127.0.0.1:8090"`
 
 	DashboardUser     string          `env:"DASHBOARD_USER"`
 	DashboardPassword upstream.Secret `env:"DASHBOARD_PASSWORD"`
@@ -105,6 +113,7 @@ type workerSettings struct {
 	PollMaxInterval     time.Duration `env:"POLL_MAX_INTERVAL"`
 	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT"`
 	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE"`
+	CallbackPollGrace   time.Duration `env:"CALLBACK_POLL_GRACE"`
 }
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One
@@ -114,4 +123,19 @@ func retiredVars() []string {
 		"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
 		"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
 	}
+}
+
+// callbacks are the per-attempt callback URLs, or nil when CALLBACK_URL is not set.
+func (c config) callbacks() (*tasks.Callbacks, error) {
+	if c.CallbackURL == "" {
+		if !c.CallbackSecret.IsZero() {
+			return nil, errors.New("configuration: CALLBACK_SECRET is set but CALLBACK_URL is not: callbacks are off")
+		}
+		return nil, nil
+	}
+	cb, err := tasks.NewCallbacks(c.CallbackURL, c.CallbackSecret, c.CallbackSecretPrevious)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return cb, nil
 }

@@ -34,6 +34,7 @@ func defaultConfig() config {
 			PollMaxInterval:     s.Poll.MaxInterval,
 			PollShortWait:       s.Poll.ShortWait,
 			PollNotFoundGrace:   s.NotFoundGrace,
+			CallbackPollGrace:   s.Poll.CallbackGrace,
 		},
 	}
 }

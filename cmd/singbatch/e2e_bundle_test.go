@@ -74,7 +74,7 @@ func newE2E(t *testing.T, simOpts sim.Options, vars ...string) *e2eBundle {
 		// Timings for a simulator at TimeScale 0.01 (a 3-minute song takes about 0.5 s).
 		"RECONCILE_DELAY=1s", "POLL_PROBE_START=100ms", "POLL_MIN_INTERVAL=100ms", "POLL_MAX_INTERVAL=2s",
 		"RETRY_BASE=50ms", "RETRY_CAP=1s", "SHUTDOWN_TIMEOUT=5s", "POLL_NOT_FOUND_GRACE=30s",
-		"WORKER_CONCURRENCY=20", "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"WORKER_CONCURRENCY=20", "LOG_FORMAT=json", "LOG_LEVEL=info", "HTTP_ADDR=127.0.0.1:0",
 	}, vars...)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -100,6 +101,12 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err := enqueueRun(ctx, e, a, st, f.batch); err != nil {
 		return err
 	}
-	startRunWorker(a, st, f)
+	var ln net.Listener
+	if f.sim {
+		if ln, err = simCallbacks(a); err != nil {
+			return err
+		}
+	}
+	startRunWorker(a, st, f, ln)
 	return followRun(ctx, st, f)
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -74,9 +76,29 @@ func startStack(ctx context.Context, e env, a *app, f runFlags) (*localstack.Sta
 	return st, nil
 }
 
+// simCallbacks turns callbacks on for a run on the simulator, as the provider
+// recommends: the in-process worker listens on a free loopback port, under a secret
+// made for this run, and the simulator posts each job's end there.
+func simCallbacks(a *app) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("run: callback listener: %w", err)
+	}
+	err = a.adjust(func(c *config) {
+		c.CallbackURL = "http://" + ln.Addr().String()
+		c.CallbackSecret, c.CallbackSecretPrevious = upstream.NewSecret(rand.Text()+rand.Text()), upstream.Secret{}
+	})
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
 // startRunWorker runs an in-process worker wired as `singbatch worker` does
-// (newWorker); with --sim its timings are scaled like the simulator's.
-func startRunWorker(a *app, st *localstack.Stack, f runFlags) {
+// (newWorker); with --sim its timings are scaled like the simulator's, and it receives
+// callbacks on ln. The stack's summary tells how many upstream calls it made.
+func startRunWorker(a *app, st *localstack.Stack, f runFlags, ln net.Listener) {
 	st.StartWorker(func() (localstack.Worker, error) {
 		var tune func(*tasks.WorkerOptions, *tasks.Settings)
 		if f.sim {
@@ -86,6 +108,24 @@ func startRunWorker(a *app, st *localstack.Stack, f runFlags) {
 		if err != nil {
 			return nil, err
 		}
-		return w, nil
+		st.SetUsage(func() string { return usageLine(w.Handlers().Stats()) })
+		rdb, err := a.redis()
+		if err != nil {
+			return nil, err
+		}
+		return httpWorker{w: w, rdb: rdb, ln: ln}, nil
 	})
+}
+
+// usageLine is the summary's account of upstream calls.
+func usageLine(s *tasks.Stats) string {
+	calls, jobs := s.UpstreamCalls(), s.FinishedJobs()
+	line := fmt.Sprintf("upstream calls: %d", calls)
+	if jobs > 0 {
+		line += fmt.Sprintf(" for %d finished jobs (%.2f per job)", jobs, float64(calls)/float64(jobs))
+	}
+	if n := s.Callbacks(tasks.CallbackRecorded); n > 0 {
+		line += fmt.Sprintf("; %d results came by callback", n)
+	}
+	return line
 }

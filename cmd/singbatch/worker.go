@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"go.uber.org/zap"
 )
@@ -37,9 +38,23 @@ func runWorker(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	rdb, err := a.redis()
+	if err != nil {
+		return err
+	}
 	log.Info("worker started", zap.String("upstream", cfg.UpstreamURL), zap.Float64("rate", cfg.UpstreamRate),
-		zap.Int("concurrency", cfg.WorkerConcurrency), zap.String("queues", cfg.Worker.Queues))
-	if err := w.Run(ctx); err != nil {
+		zap.Int("concurrency", cfg.WorkerConcurrency), zap.String("queues", cfg.Worker.Queues),
+		zap.String("http", cfg.HTTPAddr), zap.Bool("callbacks", cfg.CallbackURL != ""))
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		if cfg.CallbackURL != "" {
+			return fmt.Errorf("HTTP_ADDR: callbacks need the listener: %w", err)
+		}
+		// Health and metrics only: the worker is more use running without them.
+		log.Warn("worker: no HTTP listener (health, metrics)", zap.Error(err))
+		ln = nil
+	}
+	if err := runWorkerWithHTTP(ctx, w, rdb, ln); err != nil {
 		return err
 	}
 	log.Info("worker stopped")

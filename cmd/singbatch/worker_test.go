@@ -32,7 +32,7 @@ func workerSim(t *testing.T) (*sim.Server, []string) {
 		"UPSTREAM_URL=" + srv.URL(), "UPSTREAM_SECRET_ID=AKIDcli", "UPSTREAM_SECRET_KEY=cliKey-s3cr3t",
 		"UPSTREAM_RATE=50", "RECONCILE_DELAY=300ms", "POLL_PROBE_START=20ms", "POLL_MIN_INTERVAL=20ms",
 		"POLL_MAX_INTERVAL=200ms", "RETRY_BASE=20ms", "RETRY_CAP=300ms", "SHUTDOWN_TIMEOUT=5s",
-		"WORKER_QUEUES=poll=2,songs=1,train=1", "LOG_LEVEL=info",
+		"WORKER_QUEUES=poll=2,songs=1,train=1", "LOG_LEVEL=info", "HTTP_ADDR=127.0.0.1:0",
 	}
 }
 
@@ -127,6 +127,10 @@ func TestWorkerCommandConfiguration(t *testing.T) {
 		{"half a gateway key", []string{"UPSTREAM_GATEWAY_KEY_ID=kid"}, "set both or neither"},
 		{"bad poll timing", []string{"POLL_PROBE_GROWTH=0.5"}, "ProbeGrowth"},
 		{"bad duration", []string{"RECONCILE_DELAY=soon"}, `"soon"`},
+		{"callbacks without secret", []string{"CALLBACK_URL=https://h/sb"}, "CALLBACK_SECRET: must be at least 32 bytes"},
+		{"short callback secret", []string{"CALLBACK_URL=https://h/sb", "CALLBACK_SECRET=short"}, "CALLBACK_SECRET"},
+		{"secret without URL", []string{"CALLBACK_SECRET=" + strings.Repeat("s", 32)}, "CALLBACK_URL is not"},
+		{"relative callback URL", []string{"CALLBACK_URL=/sb", "CALLBACK_SECRET=" + strings.Repeat("s", 32)}, "CALLBACK_URL"},
 	} {
 		b := newCLI(t, append(append([]string{}, vars...), c.vars...)...)
 		_, _, err := b.run(t.Context(), "", "worker")

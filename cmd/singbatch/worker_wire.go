@@ -59,7 +59,11 @@ func newWorker(a *app, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks
 	if tune != nil {
 		tune(&opts, &settings)
 	}
-	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{Store: store, API: api, Gate: gate}, settings)
+	callbacks, err := cfg.callbacks()
+	if err != nil {
+		return nil, err
+	}
+	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{Store: store, API: api, Gate: gate, Callbacks: callbacks}, settings)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: worker settings: %w", err)
 	}
@@ -87,6 +91,7 @@ func (w workerSettings) settings() tasks.Settings {
 			MinInterval:     w.PollMinInterval,
 			MaxInterval:     w.PollMaxInterval,
 			ShortWait:       w.PollShortWait,
+			CallbackGrace:   w.CallbackPollGrace,
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,6 +64,25 @@ type Stack struct {
 
 	workerStop context.CancelFunc
 	workerDone chan error
+
+	usageMu sync.Mutex
+	usage   func() string // the worker's account of upstream calls, for the summary
+}
+
+// SetUsage gives the summary a line about the worker's upstream calls.
+func (s *Stack) SetUsage(f func() string) {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	s.usage = f
+}
+
+func (s *Stack) usageLine() string {
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	if s.usage == nil {
+		return ""
+	}
+	return s.usage()
 }
 
 // Start prepares the working folder and starts Redis, and with Sim the file server and

@@ -59,6 +59,9 @@ func (s *Stack) Summarize(rec batch.BatchRecord, done bool) error {
 			fmt.Fprintf(&b, "  ... and %d more\n", moreFail)
 		}
 	}
+	if line := s.usageLine(); line != "" {
+		fmt.Fprintf(&b, "\n%s\n", line)
+	}
 	report, err := s.writeReport(ctx, rec.Name)
 	if err != nil {
 		return err

@@ -68,5 +68,6 @@ func simSettings(scale float64) tasks.Settings {
 	s.Poll.ProbeStart = sc(s.Poll.ProbeStart, 10*time.Millisecond)
 	s.Poll.MinInterval = sc(s.Poll.MinInterval, 10*time.Millisecond)
 	s.Poll.MaxInterval = sc(s.Poll.MaxInterval, time.Second)
+	s.Poll.CallbackGrace = sc(s.Poll.CallbackGrace, 100*time.Millisecond)
 	return s
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/singbatch/singbatch/batch"
+)
+
+// freeAddr is a loopback address nothing listens on (for a moment).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// With CALLBACK_URL set, `singbatch worker` serves the callback route on HTTP_ADDR and
+// the simulator's callbacks record the results; /healthz, /readyz and /metrics answer,
+// and the metrics count the callbacks.
+func TestWorkerCommandCallbacks(t *testing.T) {
+	t.Parallel()
+	srv, vars := workerSim(t)
+	addr := freeAddr(t)
+	const secret = "cmd-callback-secret-0123456789abcdef"
+	b := newCLI(t, append(vars, "HTTP_ADDR="+addr, "CALLBACK_URL=http://"+addr+"/sb", "CALLBACK_SECRET="+secret)...)
+	b.addSongs("cb", "s1", "s2", "s3")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- dispatch(ctx, b.env("", &syncBuffer{}, &stderr), []string{"worker"}) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := b.store.Batch(t.Context(), "cb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Done() {
+			if rec.Counts[batch.StateCompleted] != 3 {
+				t.Errorf("counts %v, want 3 completed", rec.Counts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch not done: %v\n%s", rec.Counts, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, _ := get(path); code != http.StatusOK {
+			t.Errorf("%s: %d", path, code)
+		}
+	}
+	if code, _ := get("/sb/cb/v1/cb/s1/1/forged-token"); code != http.StatusForbidden && code != http.StatusMethodNotAllowed {
+		t.Errorf("a forged callback path: %d", code)
+	}
+	code, metrics := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(metrics, `singbatch_callbacks_total{outcome="recorded"} 3`) ||
+		!strings.Contains(metrics, "singbatch_upstream_calls_per_finished_job") {
+		t.Errorf("/metrics %d:\n%s", code, metrics)
+	}
+	if st := srv.Stats(); st.Callbacks.Delivered != 3 || st.JobsCreated != 3 {
+		t.Errorf("simulator: %d callbacks delivered, %d jobs; want 3 and 3", st.Callbacks.Delivered, st.JobsCreated)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("worker did not stop after its context ended")
+	}
+	if logs := stderr.String(); strings.Contains(logs, secret) || strings.Contains(logs, "/cb/v1/cb/s1/1/") && !strings.Contains(logs, "/cb/v1/cb/s1/1/…") {
+		t.Errorf("a callback secret or token reached the log:\n%s", logs)
+	}
+}

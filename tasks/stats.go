@@ -1,0 +1,65 @@
+package tasks
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/singbatch/singbatch/upstream"
+)
+
+// Stats count what this process's handlers did, for metrics: callbacks by outcome,
+// upstream calls, and jobs whose end they recorded. Safe for concurrent use.
+type Stats struct {
+	callbacks map[CallbackOutcome]*atomic.Int64
+	calls     atomic.Int64
+	finished  atomic.Int64
+}
+
+func newStats() *Stats {
+	s := &Stats{callbacks: map[CallbackOutcome]*atomic.Int64{}}
+	for _, o := range CallbackOutcomes() {
+		s.callbacks[o] = new(atomic.Int64)
+	}
+	return s
+}
+
+func (s *Stats) callback(o CallbackOutcome) { s.callbacks[o].Add(1) }
+
+// Callbacks is how many callbacks ended with outcome o.
+func (s *Stats) Callbacks(o CallbackOutcome) int64 { return s.callbacks[o].Load() }
+
+// UpstreamCalls is how many calls the handlers made to the service.
+func (s *Stats) UpstreamCalls() int64 { return s.calls.Load() }
+
+// FinishedJobs is how many jobs' ends the handlers recorded (by poll or callback).
+func (s *Stats) FinishedJobs() int64 { return s.finished.Load() }
+
+// Stats are the handlers' counters.
+func (h *Handlers) Stats() *Stats { return h.stats }
+
+// countedAPI counts the handlers' calls to the service (a model listing counts once,
+// whatever its pages).
+type countedAPI struct {
+	JobAPI
+	calls *atomic.Int64
+}
+
+func (c countedAPI) CreateJob(ctx context.Context, req *upstream.CreateJobRequest) (*upstream.Job, error) {
+	c.calls.Add(1)
+	return c.JobAPI.CreateJob(ctx, req)
+}
+
+func (c countedAPI) GetJob(ctx context.Context, id string) (*upstream.Job, error) {
+	c.calls.Add(1)
+	return c.JobAPI.GetJob(ctx, id)
+}
+
+func (c countedAPI) ListJobs(ctx context.Context, customID string) ([]upstream.Job, error) {
+	c.calls.Add(1)
+	return c.JobAPI.ListJobs(ctx, customID)
+}
+
+func (c countedAPI) AllModels(ctx context.Context) ([]upstream.Model, error) {
+	c.calls.Add(1)
+	return c.JobAPI.AllModels(ctx)
+}
