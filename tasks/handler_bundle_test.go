@@ -75,8 +75,8 @@ type bundle struct {
 	// callbacks, callbackSrv: with bundleConfig.callbacks
 	callbacks   *Callbacks
 	callbackSrv *httptest.Server
-	log     *zap.Logger
-	cfg     bundleConfig
+	log         *zap.Logger
+	cfg         bundleConfig
 }
 
 // testSettings are fast timings for a simulator at TimeScale 0.001.
