@@ -46,6 +46,7 @@ func main() {
 	flag.Float64Var(&o.jitter, "jitter", 0.1, "the simulator's spread of durations: each is ×U[1-j, 1+j]")
 	flag.Float64Var(&o.submitShare, "submit-share", 0, "the limiter's SubmitShare (0: its default)")
 	flag.StringVar(&only, "only", "", "run only the scenarios whose names contain `TEXT`")
+	flag.StringVar(&o.mode, "mode", "polling", "`polling`: learned polling against hints and the truth; callbacks: callbacks (all delivered, 10 % lost) against per-job polling")
 	flag.StringVar(&out, "out", "", "write the Markdown results to `FILE` (default: stdout only)")
 	flag.Parse()
 	o.log = os.Stderr
@@ -81,6 +82,7 @@ type options struct {
 	rate        float64
 	jitter      float64
 	submitShare float64
+	mode        string // "polling" or "callbacks"
 	log         *os.File
 }
 
@@ -104,12 +106,18 @@ func scenarios() []scenario {
 
 // variant is one way of running the worker on a scenario.
 type variant struct {
-	name  string
-	hint  float64 // × the true duration; 0: none
-	naive bool
+	name      string
+	hint      float64 // × the true duration; 0: none
+	naive     bool
+	callbacks bool    // CALLBACK_URL set: the simulator posts each job's end
+	drop      float64 // the share of callbacks the simulator loses
 }
 
-func variants() []variant {
+func variants(mode string) []variant {
+	if mode == "callbacks" {
+		return []variant{{name: "polling"}, {name: "callbacks", callbacks: true},
+			{name: "callbacks, 10 % lost", callbacks: true, drop: 0.1}}
+	}
 	return []variant{
 		{name: "default"}, {name: "hint÷50", hint: 1.0 / 50}, {name: "hint×50", hint: 50},
 		{name: "truth", hint: 1}, {name: "naive 1 s", naive: true},
@@ -129,14 +137,15 @@ type runResult struct {
 	calls    int
 	lagP50   time.Duration
 	lagP95   time.Duration
-	shareP95 float64 // p95 of lag / the job's own duration
+	lagReal  time.Duration // lag p50 in real time (the simulator's clock is the real one)
+	shareP95 float64       // p95 of lag / the job's own duration
 	maxRate  int
 	throttle int
 }
 
 func runScenario(ctx context.Context, o options, sc scenario) (scenarioResult, error) {
 	res := scenarioResult{sc: sc}
-	for _, v := range variants() {
+	for _, v := range variants(o.mode) {
 		fmt.Fprintf(o.log, "%s, %s ...\n", sc.name, v.name)
 		r, err := runOnce(ctx, o, sc, v)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -121,6 +122,7 @@ func workerSettings(sc scenario, v variant) tasks.Settings {
 	s.Poll.ProbeStart = scaled(s.Poll.ProbeStart)
 	s.Poll.MinInterval = scaled(s.Poll.MinInterval)
 	s.Poll.MaxInterval = scaled(s.Poll.MaxInterval)
+	s.Poll.CallbackGrace = scaled(s.Poll.CallbackGrace)
 	if v.hint > 0 {
 		h := scaled(time.Duration(float64(sc.duration) * v.hint))
 		s.Poll.HintSong, s.Poll.HintTrain = h, h
@@ -149,7 +151,7 @@ func runOnce(ctx context.Context, o options, sc scenario, v variant) (runResult,
 	if v.naive {
 		done, err = runNaive(ctx, w, manifest, time.Second)
 	} else {
-		done, err = runWorker(ctx, w, manifest, workerSettings(sc, v), o.jobs)
+		done, err = runWorker(ctx, w, manifest, workerSettings(sc, v), o.jobs, v)
 	}
 	if err != nil {
 		return runResult{}, err
@@ -160,11 +162,23 @@ func runOnce(ctx context.Context, o options, sc scenario, v variant) (runResult,
 
 // runWorker enqueues the manifest and runs one worker with the production defaults of
 // Asynq's checks until every item is final.
-func runWorker(ctx context.Context, w *world, manifest string, settings tasks.Settings, n int) ([]finished, error) {
+func runWorker(ctx context.Context, w *world, manifest string, settings tasks.Settings, n int, v variant) ([]finished, error) {
+	deps := tasks.HandlerDeps{Store: w.store, API: w.api, Gate: w.gate}
+	var ln net.Listener
+	if v.callbacks {
+		var err error
+		if ln, deps.Callbacks, err = w.callbackListener(v.drop); err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+	}
 	wk, err := tasks.NewWorker(tasks.WorkerOptions{Redis: w.rdb, DelayedTaskCheckInterval: time.Second, ShutdownTimeout: 5 * time.Second},
-		tasks.HandlerDeps{Store: w.store, API: w.api, Gate: w.gate}, settings)
+		deps, settings)
 	if err != nil {
 		return nil, err
+	}
+	if ln != nil {
+		defer serveCallbacks(ln, wk.Handlers())()
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
@@ -206,7 +220,7 @@ func runWorker(ctx context.Context, w *world, manifest string, settings tasks.Se
 func (w *world) measure(sc scenario, v variant, done []finished, makespan time.Duration) (runResult, error) {
 	sim := func(d time.Duration) time.Duration { return time.Duration(float64(d) / sc.scale) }
 	r := runResult{v: v, jobs: len(done), makespan: sim(makespan)}
-	var lags []time.Duration
+	var lags, real []time.Duration
 	var shares []float64
 	for _, f := range done {
 		j, ok := w.sim.Job(f.jobID)
@@ -215,13 +229,16 @@ func (w *world) measure(sc scenario, v variant, done []finished, makespan time.D
 		}
 		lag := f.recorded.Sub(j.Timing.CompletedAt.Time())
 		lags = append(lags, sim(lag))
+		real = append(real, lag)
 		shares = append(shares, float64(lag)/float64(j.Timing.CompletedAt.Time().Sub(j.Timing.CreatedAt.Time())))
 	}
 	if len(lags) == 0 {
 		return r, errors.New("no job finished")
 	}
 	slices.Sort(lags)
+	slices.Sort(real)
 	slices.Sort(shares)
+	r.lagReal = real[len(real)/2]
 	r.lagP50, r.lagP95 = lags[len(lags)/2], lags[(len(lags)*95+99)/100-1]
 	r.shareP95 = shares[(len(shares)*95+99)/100-1]
 	st := w.sim.Stats()
