@@ -310,3 +310,34 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return raw
 }
+
+// With Redis gone, a callback is answered 503 within the store timeout, so that the
+// service may send it again, and nothing is lost: once Redis is back, it is recorded.
+func TestCallbackWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, func(c *bundleConfig) { c.callbacks, c.aof, c.fake = true, true, &fakeAPI{} })
+	b.addManifest("b", oneSong)
+	rec := b.markSubmitted("b", "s1", "job-1", time.Now().Add(-time.Minute))
+	req := rec.Spec.Request(rec.Kind, rec.Model)
+	job := completedSong(upstream.Job{ID: "job-1", CustomID: rec.CustomID, Inputs: req.Inputs, Outputs: req.Outputs,
+		Timing: upstream.Timing{CreatedAt: upstream.MillisOf(time.Now().Add(-time.Minute))}}, "x.wav")
+	job.Timing.CompletedAt = upstream.MillisOf(time.Now())
+	url := b.callbacks.URL(refOf(rec))
+
+	b.redis.Kill()
+	start := time.Now()
+	status := postCallback(t, http.MethodPost, url, mustJSON(t, job))
+	if took := time.Since(start); status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d after %v, want 503", status, took)
+	} else {
+		t.Logf("503 after %v", took.Round(time.Millisecond))
+	}
+	b.redis.Restart(t)
+	waitFor(t, 10*time.Second, "Redis back", func() bool { return b.rdb.Ping(t.Context()).Err() == nil })
+	if status := postCallback(t, http.MethodPost, url, mustJSON(t, job)); status != http.StatusOK {
+		t.Fatalf("again, Redis back: %d", status)
+	}
+	if r := b.item("b", "s1"); r.State != batch.StateCompleted || r.SongName != "x.wav" {
+		t.Errorf("item %s %q", r.State, r.SongName)
+	}
+}

@@ -51,6 +51,7 @@ type bundleConfig struct {
 	// callbacks on: the handlers' ServeCallback listens on an httptest server, whose
 	// URL is CALLBACK_URL, under callbackSecret.
 	callbacks bool
+	aof       bool // Redis keeps everything across a kill
 }
 
 // callbackSecret is the bundle's CALLBACK_SECRET.
@@ -135,7 +136,7 @@ func newBundle(t testing.TB, configure func(*bundleConfig)) *bundle {
 	})
 
 	kit := testkit.New(t, testkit.Options{
-		Prefix: b.keys.Prefix, Sim: cfg.sim, Rate: cfg.rate, Logger: b.log,
+		Prefix: b.keys.Prefix, Sim: cfg.sim, Rate: cfg.rate, Logger: b.log, AOF: cfg.aof,
 		WrapGate: func(g upstream.Gate) upstream.Gate { b.gate = NewSubmitGate(g); return b.gate },
 		Client:   upstream.Options{Credentials: cfg.creds},
 	})

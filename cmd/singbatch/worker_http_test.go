@@ -5,11 +5,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/testkit"
+	"github.com/singbatch/singbatch/tasks"
 )
 
 // freeAddr is a loopback address nothing listens on (for a moment).
@@ -96,3 +100,36 @@ func TestWorkerCommandCallbacks(t *testing.T) {
 		t.Errorf("a callback secret or token reached the log:\n%s", logs)
 	}
 }
+
+// /readyz says whether Redis answers; /healthz only that the process serves.
+func TestWorkerReadiness(t *testing.T) {
+	t.Parallel()
+	kit := testkit.New(t, testkit.Options{NoSim: true})
+	h, err := tasks.NewHandlers(tasks.HandlerDeps{Store: kit.Store, API: noAPI{}, Enqueuer: kit.Queue}, tasks.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := redis.NewClient(&redis.Options{Addr: freeAddr(t), MaxRetries: -1})
+	t.Cleanup(func() { _ = dead.Close() })
+	for _, c := range []struct {
+		rdb       redis.UniversalClient
+		path      string
+		want      int
+		situation string
+	}{
+		{kit.RDB, "/readyz", http.StatusOK, "Redis up"},
+		{dead, "/readyz", http.StatusServiceUnavailable, "Redis down"},
+		{dead, "/healthz", http.StatusOK, "Redis down"},
+		{kit.RDB, "/cb/v1/b/i/1/token", http.StatusNotFound, "callbacks off"},
+		{kit.RDB, "/elsewhere", http.StatusNotFound, "Redis up"},
+	} {
+		rr := httptest.NewRecorder()
+		workerMux(h, c.rdb).ServeHTTP(rr, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rr.Code != c.want {
+			t.Errorf("%s, %s: %d, want %d", c.situation, c.path, rr.Code, c.want)
+		}
+	}
+}
+
+// noAPI is a service that is never called.
+type noAPI struct{ tasks.JobAPI }
