@@ -36,6 +36,8 @@ var (
 	releaseScoutLua string
 	//go:embed claim_age.lua
 	claimAgeLua string
+	//go:embed join_group.lua
+	joinGroupLua string
 )
 
 // Store reads and writes the Redis records of batches, items and models. Every change
@@ -57,6 +59,7 @@ type Store struct {
 	claimScout     *redis.Script
 	releaseScout   *redis.Script
 	claimAge       *redis.Script
+	joinGroup      *redis.Script
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in
@@ -79,6 +82,7 @@ func NewStore(rdb redis.UniversalClient, keys keyspace.Keys, clock func() time.T
 		claimScout:     redis.NewScript(claimScoutLua),
 		releaseScout:   redis.NewScript(releaseScoutLua),
 		claimAge:       redis.NewScript(claimAgeLua),
+		joinGroup:      redis.NewScript(joinGroupLua),
 	}
 }
 

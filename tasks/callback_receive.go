@@ -159,6 +159,20 @@ func (h *Handlers) recordCallback(ctx context.Context, ref ItemRef, job *upstrea
 	if rec.State != batch.StateSubmitting && rec.State != batch.StateSubmitted {
 		return CallbackMismatch, fmt.Errorf("item is %s: it has no job yet", rec.State)
 	}
+	if rec.JobID == "" && isGroupID(rec.CustomID) {
+		// Every member's job carries the group's customId: this one must echo the
+		// item's request, and be no other member's.
+		if echo(job.Inputs, job.Outputs) != requestEcho(rec) {
+			return CallbackMismatch, errors.New("the job's request is not the item's")
+		}
+		owner, err := h.store.ClaimGroupJob(ctx, rec.CustomID, job.ID, groupMember(rec))
+		if err != nil {
+			return CallbackUnavailable, err
+		}
+		if owner != groupMember(rec) {
+			return CallbackMismatch, fmt.Errorf("job %s is another member's", job.ID)
+		}
+	}
 	class := classOf(rec)
 	est, err := h.estimate(ctx, class)
 	if err != nil {

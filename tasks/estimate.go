@@ -49,9 +49,9 @@ type PollTiming struct {
 	// Asynq's schedule, whose times are whole seconds; default 2 s.
 	ShortWait time.Duration
 	// CallbackGrace (CALLBACK_POLL_GRACE): with callbacks on, a job is first polled
-	// this long after the longest job of its class seen, as the backstop of a lost
-	// callback; one scout (not Scouts) finds out a new class, from this age on, at
-	// ProbeGrowth² steps. Default 30 s.
+	// this long (or a fifth of the job's length, if more) after the longest job of its
+	// class seen, as the backstop of a lost callback; one scout (not Scouts) finds out
+	// a new class, from this age on, at ProbeGrowth² steps. Default 30 s.
 	CallbackGrace time.Duration
 
 	callbacks bool // set by NewHandlers when HandlerDeps.Callbacks is given

@@ -20,6 +20,8 @@ type JobAPI interface {
 	CreateJob(ctx context.Context, req *upstream.CreateJobRequest) (*upstream.Job, error)
 	GetJob(ctx context.Context, id string) (*upstream.Job, error)
 	ListJobs(ctx context.Context, customID string) ([]upstream.Job, error)
+	// ListJobsPartial may return fewer jobs than the total it reports.
+	ListJobsPartial(ctx context.Context, customID string) ([]upstream.Job, int, error)
 	AllModels(ctx context.Context) ([]upstream.Model, error)
 }
 
@@ -78,6 +80,10 @@ type Settings struct {
 	// failed tasks. Defaults 1 s and 10 min.
 	RetryBase time.Duration
 	RetryCap  time.Duration
+	// GroupSize (POLL_GROUP_SIZE): items of one batch and class of work claimed close
+	// together share a customId, up to this many, so that one ListJobs answers for
+	// their jobs (group.go). 1: a customId per attempt. Default 20.
+	GroupSize int
 	// Poll (POLL_*): when jobs are polled.
 	Poll PollTiming
 }
@@ -89,6 +95,7 @@ func DefaultSettings() Settings {
 		DefaultJobTimeout: 6 * time.Hour,
 		TimeoutGrace:      10 * time.Minute,
 		NotFoundGrace:     10 * time.Minute,
+		GroupSize:         20,
 		ModelCacheTTL:     time.Minute,
 		RetryBase:         time.Second,
 		RetryCap:          10 * time.Minute,
@@ -120,6 +127,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.RetryCap < s.RetryBase {
 		return s, fmt.Errorf("settings: RetryCap %v is below RetryBase %v", s.RetryCap, s.RetryBase)
+	}
+	switch {
+	case s.GroupSize == 0:
+		s.GroupSize = d.GroupSize
+	case s.GroupSize < 0 || s.GroupSize > maxGroupSize:
+		return s, fmt.Errorf("settings: GroupSize %d: must be between 1 and %d", s.GroupSize, maxGroupSize)
 	}
 	p, err := s.Poll.withDefaults()
 	if err != nil {

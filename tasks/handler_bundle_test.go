@@ -92,6 +92,9 @@ func testSettings() Settings {
 		ModelCacheTTL:     time.Minute,
 		RetryBase:         20 * time.Millisecond,
 		RetryCap:          300 * time.Millisecond,
+		// A customId per attempt: the fakes of these tests answer as one job per
+		// customId. Grouped customIds have tests of their own (group_test.go).
+		GroupSize: 1,
 		Poll: PollTiming{
 			ProbeStart:  20 * time.Millisecond,
 			MinInterval: 20 * time.Millisecond,
@@ -390,6 +393,12 @@ func (f *fakeAPI) ListJobs(ctx context.Context, customID string) ([]upstream.Job
 		return []upstream.Job{}, nil
 	}
 	return fn(ctx, customID)
+}
+
+// ListJobsPartial is ListJobs with its whole total.
+func (f *fakeAPI) ListJobsPartial(ctx context.Context, customID string) ([]upstream.Job, int, error) {
+	jobs, err := f.ListJobs(ctx, customID)
+	return jobs, len(jobs), err
 }
 
 func (f *fakeAPI) AllModels(ctx context.Context) ([]upstream.Model, error) {

@@ -71,9 +71,16 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 	if err := h.sleep(ctx, due.Sub(now)); err != nil {
 		return err
 	}
-	if h.callbacks != nil {
-		// A callback may have come while this poll waited for its time or its token.
-		pctx, release, err := h.prepay(ctx, upstream.ActionGetJob)
+	group := isGroupID(rec.CustomID)
+	if h.callbacks != nil || group {
+		// A callback, or another member's poll, may have recorded the job while this
+		// poll waited for its time or its token: one last look before calling. A group's
+		// ListJobs takes its token from the poll share too.
+		call := upstream.ActionGetJob
+		if group {
+			call = upstream.ActionListJobs
+		}
+		pctx, release, err := h.preparePoll(ctx, call)
 		if err != nil {
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
 		}
@@ -83,7 +90,12 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 		}
 		ctx = pctx
 	}
-	job, err := h.api.GetJob(ctx, p.JobID)
+	var job *upstream.Job
+	if group {
+		job, err = h.pollGroup(ctx, rec, est)
+	} else {
+		job, err = h.api.GetJob(ctx, p.JobID)
+	}
 	before := st
 	st.calls, st.last = st.calls+1, h.now()
 	if err != nil {

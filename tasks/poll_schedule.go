@@ -20,8 +20,11 @@ func (s pollState) age(t time.Time) time.Duration { return t.Sub(s.submitted) }
 func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
 	switch {
 	case s.calls == 0 && p.callbacks:
-		// The callback is the news; this poll is for a callback that never came.
-		return s.submitted.Add(e.lastPoll(s.started) + p.CallbackGrace)
+		// The callback is the news; this poll is for a callback that never came. A
+		// fifth of the job's length at least past the longest seen: while few are known,
+		// the next may well run longer, and its poll would come before its callback.
+		last := e.lastPoll(s.started)
+		return s.submitted.Add(last + max(p.CallbackGrace, last/5))
 	case s.calls == 0:
 		return s.submitted.Add(e.firstPoll(p.FirstQuantile))
 	case s.calls == 1:

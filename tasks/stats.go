@@ -59,6 +59,11 @@ func (c countedAPI) ListJobs(ctx context.Context, customID string) ([]upstream.J
 	return c.JobAPI.ListJobs(ctx, customID)
 }
 
+func (c countedAPI) ListJobsPartial(ctx context.Context, customID string) ([]upstream.Job, int, error) {
+	c.calls.Add(1)
+	return c.JobAPI.ListJobsPartial(ctx, customID)
+}
+
 func (c countedAPI) AllModels(ctx context.Context) ([]upstream.Model, error) {
 	c.calls.Add(1)
 	return c.JobAPI.AllModels(ctx)

@@ -81,7 +81,10 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 		}
 		return fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
 	}
-	cid := CustomID(rec.Batch, rec.ID, rec.Attempt, rec.EnqueuedAt)
+	cid, err := h.groupCustomID(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
+	}
 	claimed := h.now()
 	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
 		[]batch.State{batch.StatePending, batch.StateWaiting}, batch.StateSubmitting, batch.Update{CustomID: cid})
@@ -133,8 +136,16 @@ func (h *Handlers) giveUpSubmit(ctx context.Context, ref ItemRef, cause error) e
 				"gave up after %d runs: %v; could not check whether a job exists under customId %s (%v): check before retrying",
 				runs, cause, rec.CustomID, err)), rec)
 		}
-		if job := h.pickJob(rec, jobs); job != nil {
+		job, ambiguous, err := h.pickJob(ctx, rec, jobs)
+		switch {
+		case err != nil:
+			return errors.Join(cause, err)
+		case job != nil:
 			return withIDs(h.adopt(ctx, rec, job, false), rec)
+		case ambiguous:
+			return withIDs(h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
+				"gave up after %d runs: %v; customId %s lists jobs that cannot be told apart from this item's yet: check before retrying",
+				runs, cause, rec.CustomID)), rec)
 		}
 		return withIDs(h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
 			"gave up after %d runs: %v; no job exists under customId %s", runs, cause, rec.CustomID)), rec)

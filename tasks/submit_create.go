@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hibiken/asynq"
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -114,8 +115,19 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 		h.noteAuth(err)
 		return fmt.Errorf("reconcile customId %s: %w", rec.CustomID, err)
 	}
-	if job := h.pickJob(rec, jobs); job != nil {
+	job, ambiguous, err := h.pickJob(ctx, rec, jobs)
+	switch {
+	case err != nil:
+		return fmt.Errorf("reconcile customId %s: %w", rec.CustomID, err)
+	case job != nil:
 		return h.adopt(ctx, rec, job, false)
+	case ambiguous && !last:
+		// Another member's job not yet recorded as its own may be this item's.
+		return notYet(h.set.ReconcileDelay, "customId %s lists a job no member has recorded yet", rec.CustomID)
+	case ambiguous:
+		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
+			"gave up after %d runs: customId %s lists jobs that cannot be told apart from this item's: check before retrying",
+			runNumber(ctx), rec.CustomID))
 	}
 	if last {
 		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
@@ -132,9 +144,17 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 	return h.create(ctx, rec, h.now())
 }
 
-// pickJob chooses the item's job among those listed under its customId: the earliest.
-// More than one means a job was paid for twice, which must be loud.
-func (h *Handlers) pickJob(rec batch.ItemRecord, jobs []upstream.Job) *upstream.Job {
+// pickJob chooses the item's job among those listed under its customId. A group's is
+// found by its echo (pickGroupJob); under an attempt's own customId it is the earliest,
+// and more than one means a job was paid for twice, which must be loud.
+func (h *Handlers) pickJob(ctx context.Context, rec batch.ItemRecord, jobs []upstream.Job) (*upstream.Job, bool, error) {
+	if isGroupID(rec.CustomID) {
+		return h.pickGroupJob(ctx, rec, jobs)
+	}
+	return h.pickOwnJob(rec, jobs), false, nil
+}
+
+func (h *Handlers) pickOwnJob(rec batch.ItemRecord, jobs []upstream.Job) *upstream.Job {
 	own := make([]upstream.Job, 0, len(jobs))
 	for _, j := range jobs {
 		if j.CustomID == rec.CustomID && j.ID != "" {
@@ -165,6 +185,19 @@ func (h *Handlers) pickJob(rec batch.ItemRecord, jobs []upstream.Job) *upstream.
 // job just created was submitted now; one found by reconciliation when the service says
 // it was created, unless its clock runs ahead of ours.
 func (h *Handlers) adopt(ctx context.Context, rec batch.ItemRecord, job *upstream.Job, created bool) error {
+	if isGroupID(rec.CustomID) {
+		// Before the item's record names the job: a poll of the group then knows whose
+		// it is, and no other member adopts it.
+		owner, err := h.store.ClaimGroupJob(ctx, rec.CustomID, job.ID, groupMember(rec))
+		if err != nil {
+			return fmt.Errorf("record job %s of customId %s: %w", job.ID, rec.CustomID, err)
+		}
+		if owner != groupMember(rec) {
+			h.log.Error("the service answered with a job another member of the group has: leaving it",
+				append(itemFields(rec), zap.String("otherJobId", job.ID), zap.String("owner", owner))...)
+			return fmt.Errorf("job %s of customId %s is %s's: %w", job.ID, rec.CustomID, owner, asynq.SkipRetry)
+		}
+	}
 	submitted := h.now()
 	if at := job.Timing.CreatedAt.Time(); !created && !at.IsZero() && at.Before(submitted) {
 		submitted = at

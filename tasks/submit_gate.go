@@ -47,6 +47,16 @@ func (g *SubmitGate) Prepay(ctx context.Context, action string) (context.Context
 	return context.WithValue(ctx, prepaidKey{}, &prepaid{action: action, release: release}), release, nil
 }
 
+// PreparePoll is Prepay for a poll's call, which may be a group's ListJobs: the token
+// comes from the poll share (GetJob's), as a poll's should, whatever the call.
+func (g *SubmitGate) PreparePoll(ctx context.Context, call string) (context.Context, func(), error) {
+	release, err := g.inner.Wait(ctx, upstream.ActionGetJob)
+	if err != nil {
+		return ctx, func() {}, err
+	}
+	return context.WithValue(ctx, prepaidKey{}, &prepaid{action: call, release: release}), release, nil
+}
+
 // Wait is upstream.Gate's: a prepaid token of the context is used once, else the inner
 // gate decides.
 func (g *SubmitGate) Wait(ctx context.Context, action string) (func(), error) {
@@ -69,4 +79,12 @@ func (h *Handlers) prepay(ctx context.Context, action string) (context.Context, 
 		return ctx, func() {}, nil
 	}
 	return h.gate.Prepay(ctx, action)
+}
+
+// preparePoll takes a poll's token (SubmitGate.PreparePoll), when the handlers have the gate.
+func (h *Handlers) preparePoll(ctx context.Context, call string) (context.Context, func(), error) {
+	if h.gate == nil {
+		return ctx, func() {}, nil
+	}
+	return h.gate.PreparePoll(ctx, call)
 }

@@ -96,8 +96,8 @@ func TestWorkerMixedManifest(t *testing.T) {
 
 	// One job per submitted item, none for the songs that never could be.
 	st := b.sim.Stats()
-	if d := st.DuplicateCustomIDs(); len(d) > 0 {
-		t.Errorf("customIds with several jobs: %v", d)
+	if d := st.PaidTwice; len(d) > 0 {
+		t.Errorf("requests paid for twice under customIds: %v", d)
 	}
 	if st.JobsCreated != 8 {
 		t.Errorf("jobs created = %d, want 8 (every item but s-bob and s-unknown)", st.JobsCreated)

@@ -35,7 +35,7 @@ func TestWorkerAdaptsToThrottling(t *testing.T) {
 		t.Errorf("the service never throttled (%d) or the limiter never heard (%d): the test proves nothing",
 			st.Throttled, b.limiter.Stats().Throttled)
 	}
-	if d := st.DuplicateCustomIDs(); len(d) > 0 || st.JobsCreated != n {
+	if d := st.PaidTwice; len(d) > 0 || st.JobsCreated != n {
 		t.Errorf("jobs created %d, duplicates %v; want %d, none", st.JobsCreated, d, n)
 	}
 	if b.limiter.Stats().Decreases == 0 {

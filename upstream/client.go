@@ -203,9 +203,22 @@ func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
 // ListJobs returns every job with the customId. A reply whose total exceeds the jobs it
 // holds is treated as unusable (transient): reconciliation must not miss a job.
 func (c *Client) ListJobs(ctx context.Context, customID string) ([]Job, error) {
+	// Whether a job exists can only be told from the whole list: a short one is retried.
+	jobs, _, err := c.listJobs(ctx, customID, true)
+	return jobs, err
+}
+
+// ListJobsPartial is ListJobs for a caller that can do with part of the list (polling
+// jobs it knows by id): a list shorter than its total is an answer, and the total the
+// service counts comes with it.
+func (c *Client) ListJobsPartial(ctx context.Context, customID string) ([]Job, int, error) {
+	return c.listJobs(ctx, customID, false)
+}
+
+func (c *Client) listJobs(ctx context.Context, customID string, whole bool) ([]Job, int, error) {
 	req := &ListJobsRequest{CustomID: customID}
 	if err := req.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", ActionListJobs, err)
+		return nil, 0, fmt.Errorf("%s: %w", ActionListJobs, err)
 	}
 	resp, err := c.call(ctx, &spec{
 		action: ActionListJobs,
@@ -215,20 +228,20 @@ func (c *Client) ListJobs(ctx context.Context, customID string) ([]Job, error) {
 			switch l := r.ListJobsResponse; {
 			case l == nil:
 				return "reply has no listJobsResponse"
-			case l.Total > len(l.Jobs):
+			case whole && l.Total > len(l.Jobs):
 				return fmt.Sprintf("listJobsResponse.total is %d but %d jobs came back", l.Total, len(l.Jobs))
 			}
 			return ""
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	jobs := resp.ListJobsResponse.Jobs
 	if jobs == nil {
 		jobs = []Job{}
 	}
-	return jobs, nil
+	return jobs, max(resp.ListJobsResponse.Total, len(jobs)), nil
 }
 
 // spec is one action: what goes into the envelope, what a usable reply holds, and

@@ -46,7 +46,7 @@ func main() {
 	flag.Float64Var(&o.jitter, "jitter", 0.1, "the simulator's spread of durations: each is ×U[1-j, 1+j]")
 	flag.Float64Var(&o.submitShare, "submit-share", 0, "the limiter's SubmitShare (0: its default)")
 	flag.StringVar(&only, "only", "", "run only the scenarios whose names contain `TEXT`")
-	flag.StringVar(&o.mode, "mode", "polling", "`polling`: learned polling against hints and the truth; callbacks: callbacks (all delivered, 10 % lost) against per-job polling")
+	flag.StringVar(&o.mode, "mode", "polling", "`polling`: learned polling against hints and the truth; callbacks: callbacks (all delivered, 10 % lost) against per-job polling; groups: grouped customIds against one per job")
 	flag.StringVar(&out, "out", "", "write the Markdown results to `FILE` (default: stdout only)")
 	flag.Parse()
 	o.log = os.Stderr
@@ -111,12 +111,16 @@ type variant struct {
 	naive     bool
 	callbacks bool    // CALLBACK_URL set: the simulator posts each job's end
 	drop      float64 // the share of callbacks the simulator loses
+	groupSize int     // POLL_GROUP_SIZE; 0: the default
 }
 
 func variants(mode string) []variant {
-	if mode == "callbacks" {
-		return []variant{{name: "polling"}, {name: "callbacks", callbacks: true},
+	switch mode {
+	case "callbacks":
+		return []variant{{name: "polling", groupSize: 1}, {name: "callbacks", callbacks: true},
 			{name: "callbacks, 10 % lost", callbacks: true, drop: 0.1}}
+	case "groups":
+		return []variant{{name: "per-job polling", groupSize: 1}, {name: "grouped (20)", groupSize: 20}}
 	}
 	return []variant{
 		{name: "default"}, {name: "hint÷50", hint: 1.0 / 50}, {name: "hint×50", hint: 50},

@@ -123,6 +123,7 @@ func workerSettings(sc scenario, v variant) tasks.Settings {
 	s.Poll.MinInterval = scaled(s.Poll.MinInterval)
 	s.Poll.MaxInterval = scaled(s.Poll.MaxInterval)
 	s.Poll.CallbackGrace = scaled(s.Poll.CallbackGrace)
+	s.GroupSize = v.groupSize
 	if v.hint > 0 {
 		h := scaled(time.Duration(float64(sc.duration) * v.hint))
 		s.Poll.HintSong, s.Poll.HintTrain = h, h

@@ -114,6 +114,7 @@ type workerSettings struct {
 	PollShortWait       time.Duration `env:"POLL_SHORT_WAIT"`
 	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE"`
 	CallbackPollGrace   time.Duration `env:"CALLBACK_POLL_GRACE"`
+	PollGroupSize       int           `env:"POLL_GROUP_SIZE"`
 }
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One

@@ -35,6 +35,7 @@ func defaultConfig() config {
 			PollShortWait:       s.Poll.ShortWait,
 			PollNotFoundGrace:   s.NotFoundGrace,
 			CallbackPollGrace:   s.Poll.CallbackGrace,
+			PollGroupSize:       s.GroupSize,
 		},
 	}
 }

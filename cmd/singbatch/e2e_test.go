@@ -40,8 +40,8 @@ func TestE2ERateLimitAcrossWorkerProcesses(t *testing.T) {
 	if rec.Counts[batch.StateCompleted] != songs {
 		t.Errorf("counts %v, want %d completed", rec.Counts, songs)
 	}
-	if st.JobsCreated != songs || len(st.DuplicateCustomIDs()) > 0 {
-		t.Errorf("jobs created %d (want %d), customIds with several jobs %v", st.JobsCreated, songs, st.DuplicateCustomIDs())
+	if st.JobsCreated != songs || len(st.PaidTwice) > 0 {
+		t.Errorf("jobs created %d (want %d), requests paid for twice under customIds %v", st.JobsCreated, songs, st.PaidTwice)
 	}
 	b.assertNoSecretInLogs()
 }
@@ -76,8 +76,8 @@ func TestE2ELostResponsesAndKilledWorker(t *testing.T) {
 	t.Logf("done %v after the kill; counts %v; %d jobs created, %d CreateJob responses lost, %d ListJobs calls",
 		time.Since(killed).Round(time.Millisecond), rec.Counts, st.JobsCreated,
 		st.Count(upstream.ActionCreateJob, sim.OutcomeLost), st.Count(upstream.ActionListJobs, sim.OutcomeOK))
-	if d := st.DuplicateCustomIDs(); len(d) > 0 {
-		t.Errorf("customIds with several jobs at the simulator: %v", d)
+	if d := st.PaidTwice; len(d) > 0 {
+		t.Errorf("requests paid for twice under customIds at the simulator: %v", d)
 	}
 	if st.Count(upstream.ActionCreateJob, sim.OutcomeLost) == 0 {
 		t.Error("no CreateJob response was lost: the fault was not exercised")
@@ -85,15 +85,26 @@ func TestE2ELostResponsesAndKilledWorker(t *testing.T) {
 	if rec.Counts[batch.StateCompleted] != songs {
 		t.Errorf("counts %v, want all %d completed", rec.Counts, songs)
 	}
-	// Each completed item's job is the one job of its customId.
-	byCustom := st.JobsByCustomID
+	// Each completed item has a job of its own, under its customId (grouped customIds
+	// hold several items' jobs), and the customIds hold no job beyond the items'.
+	byCustom, members, owner := st.JobsByCustomID, map[string]int{}, map[string]string{}
 	if err := b.store.Items(t.Context(), "crash", nil, func(r batch.ItemRecord) error {
-		if r.State == batch.StateCompleted && byCustom[r.CustomID] != 1 {
-			t.Errorf("%s: customId %s has %d jobs at the simulator", r.ID, r.CustomID, byCustom[r.CustomID])
+		members[r.CustomID]++
+		if other, dup := owner[r.JobID]; dup {
+			t.Errorf("%s and %s share job %s", r.ID, other, r.JobID)
 		}
+		owner[r.JobID] = r.ID
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	for cid, n := range members {
+		if byCustom[cid] != n {
+			t.Errorf("customId %s: %d jobs at the simulator for %d items", cid, byCustom[cid], n)
+		}
+	}
+	if st.JobsCreated != songs {
+		t.Errorf("%d jobs created for %d songs", st.JobsCreated, songs)
 	}
 	b.assertNoSecretInLogs()
 }

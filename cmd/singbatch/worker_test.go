@@ -100,8 +100,8 @@ func TestWorkerCommand(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("worker did not stop after its context ended")
 	}
-	if st := srv.Stats(); st.JobsCreated != 2 || len(st.DuplicateCustomIDs()) > 0 {
-		t.Errorf("jobs created %d, duplicates %v", st.JobsCreated, st.DuplicateCustomIDs())
+	if st := srv.Stats(); st.JobsCreated != 2 || len(st.PaidTwice) > 0 {
+		t.Errorf("jobs created %d, duplicates %v", st.JobsCreated, st.PaidTwice)
 	}
 	logs := stderr.String()
 	for _, want := range []string{"worker started", "item completed", "worker stopped"} {

@@ -80,6 +80,7 @@ func (w workerSettings) settings() tasks.Settings {
 		ModelCacheTTL:     w.ModelCacheTTL,
 		RetryBase:         w.RetryBase,
 		RetryCap:          w.RetryCap,
+		GroupSize:         w.PollGroupSize,
 		Poll: tasks.PollTiming{
 			HintSong:        w.PollHintSong,
 			HintTrain:       w.PollHintTrain,

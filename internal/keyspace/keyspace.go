@@ -107,5 +107,16 @@ func (k Keys) Scouts(class string) string { return k.base() + "scouts:" + class 
 // EnqueueRun is one enqueue run's state, "open" (with a lease) or "ended" (batch.Store.OpenRun).
 func (k Keys) EnqueueRun(token string) string { return k.base() + "enqueue-run:" + token }
 
+// Group is the open submission group of a batch's class of work, a hash: seq, n,
+// opened (Unix ms), and "r:DIGEST" for each request in it (batch.Store.JoinGroup).
+func (k Keys) Group(batch, class string) string { return k.base() + "group:" + batch + ":" + class }
+
+// GroupJobs maps the jobs listed under a group's customId to the attempts they belong
+// to, a hash jobId -> "ITEM:ATTEMPT" (batch.Store.ClaimGroupJob).
+func (k Keys) GroupJobs(customID string) string { return k.base() + "group-jobs:" + customID }
+
+// ListCap is the most jobs the service was seen to return in one ListJobs answer.
+func (k Keys) ListCap() string { return k.base() + "list-cap" }
+
 // Once is the marker of Store.TryOnce.
 func (k Keys) Once(name string) string { return k.base() + "once:" + name }

@@ -25,6 +25,9 @@ func TestKeyNames(t *testing.T) {
 		k.DurationClasses():         "{singbatch}:duration-classes",
 		k.Scouts("train-e30"):       "{singbatch}:scouts:train-e30",
 		k.Once("x"):                 "{singbatch}:once:x",
+		k.Group("b1", "song"):       "{singbatch}:group:b1:song",
+		k.GroupJobs("sbg-1"):        "{singbatch}:group-jobs:sbg-1",
+		k.ListCap():                 "{singbatch}:list-cap",
 		k.EnqueueRun("r1"):          "{singbatch}:enqueue-run:r1",
 		Keys{Prefix: "x"}.Batches(): "{x}:batches",
 	} {

@@ -57,7 +57,11 @@ func (s *Server) serveListJobs(c *call, req *upstream.ListJobsRequest) {
 		}
 	}
 	s.mu.Unlock()
-	c.ok(upstream.Response{ListJobsResponse: &upstream.ListJobsResponse{Jobs: jobs, Total: len(jobs)}})
+	total := len(jobs)
+	if s.opts.JobsListCap > 0 && total > s.opts.JobsListCap {
+		jobs = jobs[:s.opts.JobsListCap]
+	}
+	c.ok(upstream.Response{ListJobsResponse: &upstream.ListJobsResponse{Jobs: jobs, Total: total}})
 }
 
 func (s *Server) serveListModels(c *call, req *upstream.ListModelsRequest) {

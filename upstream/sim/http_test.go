@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,15 +133,24 @@ func TestGetJobUnknownAndListJobs(t *testing.T) {
 	first, second := b.create(t, req), b.create(t, req)
 	req.CustomID = "single"
 	b.create(t, req)
+	// Two different requests under one customId (a group) are not paid twice.
+	req.CustomID = "group"
+	b.create(t, req)
+	other := generate(upstream.Input{SourceData: "y"}, upstream.DefaultModel)
+	other.CustomID = "group"
+	b.create(t, other)
 	r = b.listJobs(t, "dup")
 	if lj := r.body.ListJobsResponse; lj.Total != 2 || len(lj.Jobs) != 2 || lj.Jobs[0].ID != first.ID || lj.Jobs[1].ID != second.ID {
 		t.Fatalf("ListJobs(dup) = %s", r.raw)
 	}
 	st := b.srv.Stats()
-	if d := st.DuplicateCustomIDs(); len(d) != 1 || d[0] != "dup" || st.JobsByCustomID["single"] != 1 || st.JobsCreated != 3 {
+	if d := st.DuplicateCustomIDs(); len(d) != 2 || d[0] != "dup" || d[1] != "group" || st.JobsByCustomID["single"] != 1 || st.JobsCreated != 5 {
 		t.Fatalf("stats: duplicates %v, by customId %v", d, st.JobsByCustomID)
 	}
-	if st.JobsByState["SUBMITTED"] != 3 {
+	if !slices.Equal(st.PaidTwice, []string{"dup"}) {
+		t.Errorf("paid twice under %v, want only dup", st.PaidTwice)
+	}
+	if st.JobsByState["SUBMITTED"] != 5 {
 		t.Errorf("JobsByState = %v", st.JobsByState)
 	}
 }

@@ -73,6 +73,10 @@ type Options struct {
 	// ModelPageCap, when positive, caps a ListModels page below the limit asked for, as
 	// some services do: a client must walk the pages by total, not stop at a short one.
 	ModelPageCap int
+	// JobsListCap, when positive, caps the jobs a ListJobs answer holds (total still
+	// counts them all), as some services do: a client must not take a short list for
+	// the whole.
+	JobsListCap int
 
 	// Rate is the per-secretId limit in requests per second (a sliding 1 s window over
 	// accepted requests); 0 = no limit. Every action counts.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"time"
@@ -42,6 +43,10 @@ type Stats struct {
 	JobsByState map[string]int `json:"jobsByState"`
 	// JobsByCustomID counts jobs per non-empty customId.
 	JobsByCustomID map[string]int `json:"jobsByCustomId"`
+	// PaidTwice lists, sorted, the customIds under which one request (the same inputs
+	// and outputs) created more than one job: paid for twice. Several jobs of different
+	// requests may share a customId on purpose (grouped customIds).
+	PaidTwice []string `json:"paidTwice"`
 	// Callbacks counts callback deliveries.
 	Callbacks CallbackStats `json:"callbacks"`
 }
@@ -138,9 +143,17 @@ func (s *Server) Stats() Stats {
 	for a, m := range s.stats.calls {
 		st.Calls[a] = maps.Clone(m)
 	}
+	seen := map[string]int{}
 	for _, j := range s.order {
 		st.JobsByState[s.stateLocked(j, now).String()]++
+		if j.customID != "" {
+			req, _ := json.Marshal([]any{j.inputs, j.outputs}) // strings, ints, slices: always encodes
+			if seen[j.customID+"\x00"+string(req)]++; seen[j.customID+"\x00"+string(req)] == 2 {
+				st.PaidTwice = append(st.PaidTwice, j.customID)
+			}
+		}
 	}
+	slices.Sort(st.PaidTwice)
 	return st
 }
 
