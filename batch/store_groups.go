@@ -102,3 +102,22 @@ func (s *Store) NoteListCap(ctx context.Context, n int) error {
 	}
 	return nil
 }
+
+// ClaimGroupList lets one poll list a group per every: it reports whether this caller
+// may list it now, and otherwise how long until it may (another member's poll listed it
+// just now).
+func (s *Store) ClaimGroupList(ctx context.Context, customID string, every time.Duration) (bool, time.Duration, error) {
+	key := s.keys.Once("group-list:" + customID)
+	ok, err := s.rdb.SetNX(ctx, key, 1, every).Result()
+	if err != nil {
+		return false, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
+	}
+	if ok {
+		return true, 0, nil
+	}
+	left, err := s.rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		return false, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
+	}
+	return false, max(left, time.Millisecond), nil
+}

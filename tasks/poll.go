@@ -88,6 +88,17 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 		if cur, err := h.store.Item(ctx, rec.Batch, rec.ID); err == nil && (cur.State.Final() || cur.Attempt != rec.Attempt) {
 			return nil
 		}
+		if group {
+			// One list a group per groupListEvery: a member whose group was listed
+			// just now (and its job not found final) looks again after that.
+			ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.groupListEvery(est))
+			if err != nil {
+				return fmt.Errorf("poll job %s: %w", p.JobID, err)
+			}
+			if !ok {
+				return h.schedulePoll(ctx, rec, p, st, h.now().Add(wait))
+			}
+		}
 		ctx = pctx
 	}
 	var job *upstream.Job
