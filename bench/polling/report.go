@@ -16,12 +16,7 @@ func markdown(o options, results []scenarioResult, args string) string {
 		return groupsMarkdown(o, results, args)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Polling across job lengths\n\n")
-	fmt.Fprintf(&b, "```sh\ngo run ./bench/polling %s\n```\n\n", args)
-	fmt.Fprintf(&b, "%s, %d CPUs, %s, %s. %d jobs per run enqueued at once, rate limit %g requests/s, "+
-		"job durations ×U[%.2f, %.2f] around the scenario's mean. Times are simulated (real × 1/scale).\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
-		o.jobs, o.rate, 1-o.jitter, 1+o.jitter)
+	header(&b, "Polling across job lengths", o, args, "")
 	b.WriteString("| scenario | variant | makespan | ÷ truth | calls/job | lag p50 | lag p95 | p95 lag ÷ duration | max req/s | 429s |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sr := range results {
@@ -61,13 +56,7 @@ func markdown(o options, results []scenarioResult, args string) string {
 // callbacksMarkdown renders -mode callbacks: callbacks against per-job polling.
 func callbacksMarkdown(o options, results []scenarioResult, args string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Callbacks against per-job polling\n\n")
-	fmt.Fprintf(&b, "```sh\ngo run ./bench/polling %s\n```\n\n", args)
-	fmt.Fprintf(&b, "%s, %d CPUs, %s, %s. %d jobs per run enqueued at once, rate limit %g requests/s, "+
-		"job durations ×U[%.2f, %.2f] around the scenario's mean. Times are simulated (real × 1/scale), "+
-		"but for \"lag p50, real\": a callback's way does not scale.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
-		o.jobs, o.rate, 1-o.jitter, 1+o.jitter)
+	header(&b, "Callbacks against per-job polling", o, args, " But \"lag p50, real\" is in real time: a callback's way does not scale.")
 	b.WriteString("| scenario | variant | makespan | calls/job | lag p50 | lag p50, real | lag p95 | max req/s | 429s |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, sr := range results {
@@ -109,13 +98,7 @@ func callbacksMarkdown(o options, results []scenarioResult, args string) string 
 // groupsMarkdown renders -mode groups: grouped customIds against one per job.
 func groupsMarkdown(o options, results []scenarioResult, args string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Grouped polling against per-job polling\n\n")
-	fmt.Fprintf(&b, "```sh\ngo run ./bench/polling %s\n```\n\n", args)
-	fmt.Fprintf(&b, "%s, %d CPUs, %s, %s. %d jobs per run enqueued at once, rate limit %g requests/s, "+
-		"job durations ×U[%.2f, %.2f] around the scenario's mean. Times are simulated (real × 1/scale). "+
-		"Quota use is the calls made over what the rate allows during the makespan.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
-		o.jobs, o.rate, 1-o.jitter, 1+o.jitter)
+	header(&b, "Grouped polling against per-job polling", o, args, " Quota use is the calls made over what the rate allows during the makespan.")
 	b.WriteString("| scenario | variant | makespan | ÷ per-job | calls/job | quota use | lag p50 | lag p95 | max req/s | 429s |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, sr := range results {
@@ -144,6 +127,15 @@ func tick(ok bool) string {
 		return "✓"
 	}
 	return "✗"
+}
+
+// header starts a report: its title, the command, the machine and the run's shape.
+func header(b *strings.Builder, title string, o options, args, more string) {
+	fmt.Fprintf(b, "# %s\n\n```sh\ngo run ./bench/polling %s\n```\n\n", title, args)
+	fmt.Fprintf(b, "%s, %d CPUs, %s, %s. %d jobs per run enqueued at once, rate limit %g requests/s, "+
+		"job durations ×U[%.2f, %.2f] around the scenario's mean. Times are simulated (real × 1/scale).%s\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH,
+		o.jobs, o.rate, 1-o.jitter, 1+o.jitter, more)
 }
 
 // worst is the worst figure of the variants that are not told the truth, with a tick

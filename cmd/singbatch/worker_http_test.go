@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -39,29 +36,9 @@ func TestWorkerCommandCallbacks(t *testing.T) {
 	b := newCLI(t, append(vars, "HTTP_ADDR="+addr, "CALLBACK_URL=http://"+addr+"/sb", "CALLBACK_SECRET="+secret)...)
 	b.addSongs("cb", "s1", "s2", "s3")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- dispatch(ctx, b.env("", &syncBuffer{}, &stderr), []string{"worker"}) }()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rec, err := b.store.Batch(t.Context(), "cb")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Done() {
-			if rec.Counts[batch.StateCompleted] != 3 {
-				t.Errorf("counts %v, want 3 completed", rec.Counts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch not done: %v\n%s", rec.Counts, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	stop := b.startWorkerCommand(&stderr)
+	b.waitCompleted("cb", 3, &stderr)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -87,15 +64,7 @@ func TestWorkerCommandCallbacks(t *testing.T) {
 	if st := srv.Stats(); st.Callbacks.Delivered != 3 || st.JobsCreated != 3 {
 		t.Errorf("simulator: %d callbacks delivered, %d jobs; want 3 and 3", st.Callbacks.Delivered, st.JobsCreated)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("worker did not stop after its context ended")
-	}
+	stop()
 	if logs := stderr.String(); strings.Contains(logs, secret) || strings.Contains(logs, "/cb/v1/cb/s1/1/") && !strings.Contains(logs, "/cb/v1/cb/s1/1/…") {
 		t.Errorf("a callback secret or token reached the log:\n%s", logs)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,38 +69,10 @@ func TestWorkerCommand(t *testing.T) {
 	b := newCLI(t, vars...)
 	b.addSongs("w", "s1", "s2")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- dispatch(ctx, b.env("", &syncBuffer{}, &stderr), []string{"worker"}) }()
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rec, err := b.store.Batch(t.Context(), "w")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Done() {
-			if rec.Counts[batch.StateCompleted] != 2 {
-				t.Errorf("counts %v, want 2 completed", rec.Counts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch not done: %v\n%s", rec.Counts, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("worker did not stop after its context ended")
-	}
+	stop := b.startWorkerCommand(&stderr)
+	b.waitCompleted("w", 2, &stderr)
+	stop()
 	if st := srv.Stats(); st.JobsCreated != 2 || len(st.PaidTwice) > 0 {
 		t.Errorf("jobs created %d, duplicates %v", st.JobsCreated, st.PaidTwice)
 	}
@@ -141,5 +114,52 @@ func TestWorkerCommandConfiguration(t *testing.T) {
 	b := newCLI(t, vars...)
 	if _, _, err := b.run(t.Context(), "", "worker", "extra"); !errors.As(err, new(usageError)) {
 		t.Errorf("an extra argument: %v, want a usage error", err)
+	}
+}
+
+// startWorkerCommand runs `singbatch worker` in-process; stop ends it and checks that it
+// stopped cleanly.
+func (b *cliBundle) startWorkerCommand(stderr *syncBuffer) (stop func()) {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- dispatch(ctx, b.env("", &syncBuffer{}, stderr), []string{"worker"}) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					b.t.Errorf("worker: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				b.t.Fatal("worker did not stop after its context ended")
+			}
+		})
+	}
+	b.t.Cleanup(stop)
+	return stop
+}
+
+// waitCompleted waits until every item of the batch is final and checks that n completed.
+func (b *cliBundle) waitCompleted(name string, n int64, stderr *syncBuffer) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec, err := b.store.Batch(b.t.Context(), name)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if rec.Done() {
+			if rec.Counts[batch.StateCompleted] != n {
+				b.t.Errorf("counts %v, want %d completed", rec.Counts, n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("batch not done: %v\n%s", rec.Counts, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
