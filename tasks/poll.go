@@ -72,10 +72,25 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 		return err
 	}
 	group := isGroupID(rec.CustomID)
+	if group {
+		// Another member's poll may have recorded this job while this one waited; and
+		// one list a group per groupListEvery: a member whose group was listed just now
+		// (its job not found final) looks again after that. Both before the rate-limit
+		// token, which a poll that stands down would waste.
+		if h.recordedMeanwhile(ctx, rec) {
+			return nil
+		}
+		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.groupListEvery(est))
+		if err != nil {
+			return fmt.Errorf("poll job %s: %w", p.JobID, err)
+		}
+		if !ok {
+			return h.schedulePoll(ctx, rec, p, st, h.now().Add(wait))
+		}
+	}
 	if h.callbacks != nil || group {
-		// A callback, or another member's poll, may have recorded the job while this
-		// poll waited for its time or its token: one last look before calling. A group's
-		// ListJobs takes its token from the poll share too.
+		// A group's ListJobs takes its token from the poll share too. A callback may
+		// come while this poll waits for its token: one last look before calling.
 		call := upstream.ActionGetJob
 		if group {
 			call = upstream.ActionListJobs
@@ -85,19 +100,8 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
 		}
 		defer release()
-		if cur, err := h.store.Item(ctx, rec.Batch, rec.ID); err == nil && (cur.State.Final() || cur.Attempt != rec.Attempt) {
+		if h.callbacks != nil && h.recordedMeanwhile(ctx, rec) {
 			return nil
-		}
-		if group {
-			// One list a group per groupListEvery: a member whose group was listed
-			// just now (and its job not found final) looks again after that.
-			ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.groupListEvery(est))
-			if err != nil {
-				return fmt.Errorf("poll job %s: %w", p.JobID, err)
-			}
-			if !ok {
-				return h.schedulePoll(ctx, rec, p, st, h.now().Add(wait))
-			}
 		}
 		ctx = pctx
 	}
@@ -272,4 +276,11 @@ func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time
 		return err
 	}
 	return h.enqueue(ctx, t, asynq.ProcessAt(at))
+}
+
+// recordedMeanwhile tells whether the item's attempt became final since rec was read (by
+// a callback, or another member's poll of its group).
+func (h *Handlers) recordedMeanwhile(ctx context.Context, rec batch.ItemRecord) bool {
+	cur, err := h.store.Item(ctx, rec.Batch, rec.ID)
+	return err == nil && (cur.State.Final() || cur.Attempt != rec.Attempt)
 }
