@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -101,11 +100,12 @@ func runRun(ctx context.Context, e env, args []string) error {
 	if err := enqueueRun(ctx, e, a, st, f.batch); err != nil {
 		return err
 	}
-	var ln net.Listener
-	if f.sim {
-		if ln, err = simCallbacks(a); err != nil {
-			return err
-		}
+	ln, err := runCallbacks(a, f)
+	if err != nil {
+		return err
+	}
+	if ln != nil {
+		defer ln.Close() // the worker's server closes it too; this covers a worker never built
 	}
 	startRunWorker(a, st, f, ln)
 	return followRun(ctx, st, f)

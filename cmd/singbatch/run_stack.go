@@ -76,6 +76,24 @@ func startStack(ctx context.Context, e env, a *app, f runFlags) (*localstack.Sta
 	return st, nil
 }
 
+// runCallbacks is the listener of the run's callbacks: with --sim they are always on
+// (simCallbacks); against the service, when CALLBACK_URL is set, on HTTP_ADDR as a
+// worker's. nil: callbacks off.
+func runCallbacks(a *app, f runFlags) (net.Listener, error) {
+	if f.sim {
+		return simCallbacks(a)
+	}
+	cfg, err := a.config()
+	if err != nil || cfg.CallbackURL == "" {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("run: HTTP_ADDR: callbacks need the listener: %w", err)
+	}
+	return ln, nil
+}
+
 // simCallbacks turns callbacks on for a run on the simulator, as the provider
 // recommends: the in-process worker listens on a free loopback port, under a secret
 // made for this run, and the simulator posts each job's end there.
