@@ -53,18 +53,23 @@ func isGroupID(customID string) bool { return strings.HasPrefix(customID, groupP
 func groupMember(rec batch.ItemRecord) string { return rec.ID + ":" + strconv.Itoa(rec.Attempt) }
 
 // echo is what a job says of the request that created it, in one canonical form: its
-// inputs and outputs, without results. Two members of one group never share one.
+// inputs, and where each output goes. Only these, which any echo must carry and a
+// service has no reason to rewrite: descriptors may come back with defaults filled in.
+// Two members of one group never share one (JoinGroup's digest is of it).
 func echo(inputs []upstream.Input, outputs []upstream.Output) string {
-	outs := make([]upstream.Output, len(outputs))
-	for i, o := range outputs {
-		o.SmartContentResult = nil
-		outs[i] = o
+	type place struct {
+		ContentID   string `json:"c,omitempty"`
+		Destination string `json:"d,omitempty"`
 	}
-	// Structs of strings, ints and slices always encode.
+	places := make([]place, len(outputs))
+	for i, o := range outputs {
+		places[i] = place{o.ContentID, o.Destination}
+	}
+	// Structs of strings and slices always encode.
 	b, _ := json.Marshal(struct {
-		I []upstream.Input  `json:"i"`
-		O []upstream.Output `json:"o"`
-	}{inputs, outs})
+		I []upstream.Input `json:"i"`
+		O []place          `json:"o"`
+	}{inputs, places})
 	return string(b)
 }
 

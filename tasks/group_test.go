@@ -154,3 +154,26 @@ func TestIdenticalRequestsGoToDifferentGroups(t *testing.T) {
 		cids[r.CustomID] = id
 	}
 }
+
+// A job's echo is matched on its inputs and where its outputs go, not on descriptors a
+// service may fill in or rewrite.
+func TestEchoIgnoresDescriptorsButNotPlaces(t *testing.T) {
+	t.Parallel()
+	rec := batch.ItemRecord{Kind: batch.KindSong, Model: "m1", Spec: batch.JobSpec{
+		Inputs: []batch.Input{{URL: "https://h/a.mp3"}}, ContentID: "repo1", Destination: "/out/a"}}
+	req := rec.Spec.Request(rec.Kind, rec.Model)
+	filled := append([]upstream.Output(nil), req.Outputs...)
+	sc := *filled[0].SmartContentDescriptor.SingingCloning
+	sc.UseSeparate, sc.TotalEpoch = 0, 30 // a service's defaults
+	filled[0].SmartContentDescriptor = &upstream.SmartContentDescriptor{SingingCloning: &sc, OutputPrefix: "x"}
+	filled[0].SmartContentResult = &upstream.SmartContentResult{SingingCloning: &upstream.SingingCloningResult{SongName: "out.wav"}}
+	if echo(req.Inputs, filled) != requestEcho(rec) {
+		t.Error("a rewritten descriptor or a result changed the echo")
+	}
+	moved := append([]upstream.Output(nil), req.Outputs...)
+	moved[0].Destination = "/out/b"
+	other := []upstream.Input{{URL: "https://h/b.mp3"}}
+	if echo(req.Inputs, moved) == requestEcho(rec) || echo(other, req.Outputs) == requestEcho(rec) {
+		t.Error("another destination or input kept the echo")
+	}
+}
