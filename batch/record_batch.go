@@ -15,6 +15,7 @@ type BatchRecord struct {
 	Total     int64           // items in the batch; always the sum of Counts
 	Counts    map[State]int64 // every state, zero included
 	Manifests []ManifestRead  // by first read
+	Paused    bool            // no new CreateJob until it resumes (Store.Pause)
 }
 
 // ManifestRead is what AddItems did with one manifest file, over all its reads.
@@ -39,6 +40,7 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
 	}
 	b.Created = UnixMillis(created).Time()
+	b.Paused = rec["paused"] == "1"
 	if b.Total, err = parseInt(rec, "total"); err != nil {
 		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
 	}

@@ -72,6 +72,9 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 			return err
 		}
 	}
+	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
+		return err
+	}
 	// Wait for the rate limit before claiming: the claim's CreateJob must leave at once.
 	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
 	defer release()
@@ -80,6 +83,10 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 			return ctx.Err()
 		}
 		return fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
+	}
+	// The batch may have been paused while this waited for its token.
+	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
+		return err
 	}
 	cid, err := h.groupCustomID(ctx, rec)
 	if err != nil {

@@ -133,6 +133,9 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
 			"gave up after %d runs: no job exists under customId %s", runNumber(ctx), rec.CustomID))
 	}
+	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
+		return err
+	}
 	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
 	defer release()
 	if err != nil {

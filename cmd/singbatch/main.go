@@ -66,6 +66,8 @@ func commands() []command {
 		runCommand(),
 		workerCommand(),
 		retryCommand(),
+		pauseCommand(),
+		resumeCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

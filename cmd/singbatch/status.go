@@ -133,6 +133,7 @@ type batchStatus struct {
 	// (nothing finished yet: the durations learned from the service).
 	ETAFrom   string         `json:"etaFrom,omitempty"`
 	Finished  bool           `json:"finished"`
+	Paused    bool           `json:"paused"`
 	Manifests []manifestJSON `json:"manifests"`
 }
 
@@ -160,7 +161,7 @@ func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress.Prog
 
 func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchStatus {
 	st := batchStatus{Batch: b.Name, Created: b.Created.UTC().Format(time.RFC3339Nano), Total: b.Total,
-		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Manifests: []manifestJSON{}}
+		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Paused: b.Paused, Manifests: []manifestJSON{}}
 	for _, state := range batch.States() {
 		st.Counts[string(state)] = b.Counts[state]
 	}
@@ -205,6 +206,9 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 	for i, rec := range bs {
 		p := ps[i]
 		fmt.Fprintf(&b, "batch %s: %d/%d done (%.1f%%)", rec.Name, p.Done, p.Total, p.Percent())
+		if rec.Paused {
+			b.WriteString(", paused (singbatch resume)")
+		}
 		if p.Finished() {
 			b.WriteString(", finished\n")
 		} else {

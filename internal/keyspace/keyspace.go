@@ -107,6 +107,10 @@ func (k Keys) Scouts(class string) string { return k.base() + "scouts:" + class 
 // EnqueueRun is one enqueue run's state, "open" (with a lease) or "ended" (batch.Store.OpenRun).
 func (k Keys) EnqueueRun(token string) string { return k.base() + "enqueue-run:" + token }
 
+// BatchParked holds the items of a paused batch whose submission stood down, a set of
+// item ids (batch.Store.ParkIfPaused); resuming queues them again.
+func (k Keys) BatchParked(name string) string { return k.base() + "batch-parked:" + name }
+
 // Group is the open submission group of a batch's class of work, a hash: seq, n,
 // opened (Unix ms), and "r:DIGEST" for each request in it (batch.Store.JoinGroup).
 func (k Keys) Group(batch, class string) string { return k.base() + "group:" + batch + ":" + class }

@@ -28,6 +28,7 @@ func TestKeyNames(t *testing.T) {
 		k.Group("b1", "song"):       "{singbatch}:group:b1:song",
 		k.GroupJobs("sbg-1"):        "{singbatch}:group-jobs:sbg-1",
 		k.ListCap():                 "{singbatch}:list-cap",
+		k.BatchParked("b1"):         "{singbatch}:batch-parked:b1",
 		k.EnqueueRun("r1"):          "{singbatch}:enqueue-run:r1",
 		Keys{Prefix: "x"}.Batches(): "{x}:batches",
 	} {
