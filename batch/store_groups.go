@@ -22,9 +22,10 @@ type Group struct {
 
 // JoinGroup puts a request (its digest: two requests with the same digest cannot be
 // told apart by their jobs) in the open group of a batch's class of work, opening a new
-// one when that is full (size), open for window already, or holds the same request.
+// one when that is full (size, or the ListCap if less), open for window already, or
+// holds the same request.
 func (s *Store) JoinGroup(ctx context.Context, batch, class, digest string, size int, window time.Duration) (Group, error) {
-	r, err := s.joinGroup.Run(ctx, s.rdb, []string{s.keys.Group(batch, class)},
+	r, err := s.joinGroup.Run(ctx, s.rdb, []string{s.keys.Group(batch, class), s.keys.ListCap()},
 		digest, size, window.Milliseconds(), groupKeep.Milliseconds()).Int64Slice()
 	if err != nil {
 		return Group{}, fmt.Errorf("join a group of %s/%s: %w", batch, class, err)
@@ -48,18 +49,6 @@ func (s *Store) ClaimGroupJob(ctx context.Context, customID, jobID, member strin
 		return "", fmt.Errorf("claim job %s of group %s: %w", jobID, customID, err)
 	}
 	return get.Val(), nil
-}
-
-// GroupJobOwner is the attempt a job of a group was recorded for, or "" when none.
-func (s *Store) GroupJobOwner(ctx context.Context, customID, jobID string) (string, error) {
-	owner, err := s.rdb.HGet(ctx, s.keys.GroupJobs(customID), jobID).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("owner of job %s of group %s: %w", jobID, customID, err)
-	}
-	return owner, nil
 }
 
 // GroupJobOwners maps the jobs of a group recorded so far to their attempts.

@@ -2,10 +2,7 @@ package batch
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Pausing a batch stops new CreateJob calls for it on every worker process: a
@@ -55,15 +52,6 @@ func (s *Store) AckParked(ctx context.Context, name string, ids []string) error 
 		return fmt.Errorf("resume batch %s: %w", name, err)
 	}
 	return nil
-}
-
-// Paused reports whether a batch is paused.
-func (s *Store) Paused(ctx context.Context, name string) (bool, error) {
-	v, err := s.rdb.HGet(ctx, s.keys.Batch(name), "paused").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("batch %s: %w", name, err)
-	}
-	return v == "1", nil
 }
 
 // ParkIfPaused parks an item whose batch is paused and reports whether it did.

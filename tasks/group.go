@@ -80,20 +80,15 @@ func requestEcho(rec batch.ItemRecord) string {
 }
 
 // groupCustomID joins the item to its class's open group and returns the group's
-// customId. The group is no bigger than the service's ListJobs shows at once.
+// customId; with GroupSize 1, the attempt's own customId. JoinGroup keeps a group no
+// bigger than the service's ListJobs shows at once.
 func (h *Handlers) groupCustomID(ctx context.Context, rec batch.ItemRecord) (string, error) {
-	size := h.set.GroupSize
-	if lc, err := h.store.ListCap(ctx); err != nil {
-		return "", err
-	} else if lc > 0 {
-		size = max(1, min(size, lc))
-	}
-	if size == 1 {
+	if h.set.GroupSize == 1 {
 		return CustomID(rec.Batch, rec.ID, rec.Attempt, rec.EnqueuedAt), nil
 	}
 	sum := sha256.Sum256([]byte(requestEcho(rec)))
 	class := classOf(rec)
-	g, err := h.store.JoinGroup(ctx, rec.Batch, class, hex.EncodeToString(sum[:12]), size, groupWindow)
+	g, err := h.store.JoinGroup(ctx, rec.Batch, class, hex.EncodeToString(sum[:12]), h.set.GroupSize, groupWindow)
 	if err != nil {
 		return "", err
 	}

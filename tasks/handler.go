@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -190,7 +191,7 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 		h.now = time.Now
 	}
 	if h.sleep == nil {
-		h.sleep = sleepFor
+		h.sleep = ctxtime.Sleep
 	}
 	if h.rand == nil {
 		h.rand = rand.Float64
@@ -308,16 +309,4 @@ func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Opt
 		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
 	}
 	return nil
-}
-
-// sleepFor waits d or until ctx ends.
-func sleepFor(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -280,7 +280,8 @@ func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time
 
 // recordedMeanwhile tells whether the item's attempt became final since rec was read (by
 // a callback, or another member's poll of its group).
+// Only its state and attempt are read (one HMGET).
 func (h *Handlers) recordedMeanwhile(ctx context.Context, rec batch.ItemRecord) bool {
-	cur, err := h.store.Item(ctx, rec.Batch, rec.ID)
-	return err == nil && (cur.State.Final() || cur.Attempt != rec.Attempt)
+	cur, err := h.store.ItemStates(ctx, rec.Batch, []string{rec.ID})
+	return err == nil && cur[0].Exists && (cur[0].State.Final() || cur[0].Attempt != rec.Attempt)
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -103,7 +104,7 @@ func (h releaser) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.W
 	var err error
 	for try := 1; try <= releaseTries; try++ {
 		if try > 1 {
-			if err := sleepFor(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
+			if err := ctxtime.Sleep(ctx, time.Duration(try)*100*time.Millisecond); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -130,7 +131,7 @@ func (h *Handlers) giveUpSubmit(ctx context.Context, ref ItemRef, cause error) e
 		// Never fail an item whose job exists: look once more.
 		if errors.Is(cause, upstream.ErrAmbiguous) {
 			// A job created by the lost call may be invisible for a moment.
-			if err := sleepFor(ctx, h.set.ReconcileDelay); err != nil {
+			if err := ctxtime.Sleep(ctx, h.set.ReconcileDelay); err != nil {
 				return err
 			}
 		}

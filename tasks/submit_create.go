@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -69,7 +70,7 @@ func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed tim
 			}
 			return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
 		}
-		if err := sleepFor(cctx, wait); err != nil {
+		if err := ctxtime.Sleep(cctx, wait); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -43,6 +43,16 @@ func (a *app) redis() (redis.UniversalClient, error) {
 	return rdb, nil
 }
 
+// queue enqueues Asynq tasks on the app's Redis client; it shares the client, so it has
+// nothing of its own to close.
+func (a *app) queue() (*asynq.Client, error) {
+	rdb, err := a.redis()
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewClientFromRedisClient(rdb), nil
+}
+
 // store is the batch records under REDIS_PREFIX.
 func (a *app) store() (*batch.Store, error) {
 	if a.batches != nil {

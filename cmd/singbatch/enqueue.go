@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/tasks"
@@ -70,15 +68,14 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rdb, err := a.redis()
-	if err != nil {
-		return err
-	}
 	service := serviceModels(ctx, e, a)
 	if f.dryRun {
 		return planEnqueue(ctx, e, cfg, f, store, service, onLineError)
 	}
-	q := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
+	q, err := a.queue()
+	if err != nil {
+		return err
+	}
 
 	res, err := tasks.Enqueue(ctx, store, q, tasks.EnqueueOptions{
 		Batch:       f.batch,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -47,11 +45,11 @@ func runResume(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rdb, err := a.redis()
+	queue, err := a.queue()
 	if err != nil {
 		return err
 	}
-	n, err := tasks.Resume(ctx, store, asynq.NewClientFromRedisClient(rdb), name)
+	n, err := tasks.Resume(ctx, store, queue, name)
 	if err != nil {
 		return err
 	}

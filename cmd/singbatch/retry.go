@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -64,11 +62,10 @@ func runRetry(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rdb, err := a.redis()
+	queue, err := a.queue()
 	if err != nil {
 		return err
 	}
-	queue := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
 	retry, what := tasks.RetryItems, "retried (new attempt enqueued)"
 	if !from.Final() {
 		retry, what = tasks.ResumeItems, "resumed (current attempt enqueued again)"

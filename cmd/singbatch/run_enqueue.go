@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/cmd/singbatch/internal/localstack"
 	"github.com/singbatch/singbatch/tasks"
@@ -14,11 +12,10 @@ import (
 // enqueueRun reads the run's manifests into its batch, all or nothing (--strict): a run
 // is meant to be started again after fixing a manifest, not to carry on half of it.
 func enqueueRun(ctx context.Context, e env, a *app, st *localstack.Stack, name string) error {
-	rdb, err := a.redis()
+	q, err := a.queue()
 	if err != nil {
 		return err
 	}
-	q := asynq.NewClientFromRedisClient(rdb) // shares rdb: nothing of its own to close
 	res, err := tasks.Enqueue(ctx, st.Store(), q, tasks.EnqueueOptions{
 		Batch:     name,
 		Manifests: st.Manifests(),

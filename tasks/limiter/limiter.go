@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -247,7 +248,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepFor
+		o.Sleep = ctxtime.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -452,15 +453,3 @@ func (l *Limiter) Stats() Stats {
 }
 
 // aimdParams are the constants of the adaptive rate.
-
-// sleepFor waits d or until ctx ends.
-func sleepFor(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
@@ -298,7 +299,7 @@ func (c *limiterClock) sleeper(slept *[]time.Duration) func(context.Context, tim
 		*slept = append(*slept, d)
 		mu.Unlock()
 		c.Advance(d)
-		return sleepFor(ctx, min(d, 50*time.Millisecond))
+		return ctxtime.Sleep(ctx, min(d, 50*time.Millisecond))
 	}
 }
 
@@ -420,7 +421,7 @@ func TestLimiterWaitCanceled(t *testing.T) {
 		Keys: limiterTestKeys(),
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			sleeping <- struct{}{}
-			return sleepFor(ctx, d)
+			return ctxtime.Sleep(ctx, d)
 		},
 	})
 	if err != nil {

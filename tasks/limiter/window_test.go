@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/singbatch/singbatch/internal/ctxtime"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/upstream"
 )
@@ -112,7 +113,7 @@ func TestLimiterWindowCountsFromTheReply(t *testing.T) {
 			mu.Lock()
 			slept += d
 			mu.Unlock()
-			return sleepFor(ctx, d)
+			return ctxtime.Sleep(ctx, d)
 		},
 	})
 	if err != nil {

@@ -173,8 +173,6 @@ func generatedCredentials() (upstream.Credentials, error) {
 	}, nil
 }
 
-// RedisURL is the address of the stack's redis-server.
-func (s *Stack) RedisURL() string { return s.redis.URL() }
 
 // Simulator is the simulator's URL and the credentials it accepts; ok is false without Sim.
 func (s *Stack) Simulator() (url string, creds upstream.Credentials, ok bool) {
