@@ -173,7 +173,6 @@ func generatedCredentials() (upstream.Credentials, error) {
 	}, nil
 }
 
-
 // Simulator is the simulator's URL and the credentials it accepts; ok is false without Sim.
 func (s *Stack) Simulator() (url string, creds upstream.Credentials, ok bool) {
 	if s.sim == nil {
