@@ -20,6 +20,7 @@ const (
 	fieldCustomID     = "customId"
 	fieldJobID        = "jobId"
 	fieldEnqueuedAt   = "enqueuedAt"
+	fieldClaimedAt    = "claimedAt"
 	fieldSubmittedAt  = "submittedAt"
 	fieldStartedAt    = "startedAt"
 	fieldFinishedAt   = "finishedAt"
@@ -29,6 +30,7 @@ const (
 	fieldTrainedModel = "trainedModel"
 	fieldError        = "error"
 	fieldUpdatedAt    = "updatedAt"
+	fieldCalls        = "calls"
 )
 
 // ItemRecord is an item as stored: what to do (from the manifest) and how its current
@@ -53,6 +55,7 @@ type ItemRecord struct {
 	JobID    string // the service's job id, once known
 
 	EnqueuedAt  time.Time // when the current attempt became pending
+	ClaimedAt   time.Time // when it was claimed for CreateJob (Redis's clock)
 	SubmittedAt time.Time // when the service accepted the job
 	StartedAt   time.Time // when the service started it (its timing.startedAt)
 	FinishedAt  time.Time // when the attempt reached a final state
@@ -65,6 +68,8 @@ type ItemRecord struct {
 	OutputPath       string
 	TrainedModel     string
 	Error            string // why the attempt failed
+
+	Calls int64 // upstream calls spent on the item, every attempt (Store.AddCall)
 }
 
 // itemFromHash decodes an item hash and its request JSON. key names the record in errors.
@@ -86,6 +91,9 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		Error:            h[fieldError],
 	}
 	var err error
+	if r.Calls, err = parseInt(h, fieldCalls); err != nil {
+		return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
+	}
 	if r.Seq, err = parseInt(h, fieldSeq); err != nil {
 		return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
 	}
@@ -99,6 +107,7 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		dst   *time.Time
 	}{
 		{fieldEnqueuedAt, &r.EnqueuedAt},
+		{fieldClaimedAt, &r.ClaimedAt},
 		{fieldSubmittedAt, &r.SubmittedAt},
 		{fieldStartedAt, &r.StartedAt},
 		{fieldFinishedAt, &r.FinishedAt},

@@ -16,6 +16,15 @@ type BatchRecord struct {
 	Counts    map[State]int64 // every state, zero included
 	Manifests []ManifestRead  // by first read
 	Paused    bool            // no new CreateJob until it resumes (Store.Pause)
+	Canceled  bool            // nothing more is sent for it (Store.Cancel)
+	MaxJobs   int64           // cap on the jobs created for it, retries included; 0: none
+	Jobs      int64           // jobs created for it (claims that may have created one)
+	Calls     int64           // upstream calls spent on its items (Store.AddCall)
+	Parked    int64           // items held back: paused, or over a cap
+	HeldBy    string          // when items are parked over a cap: "batch" or "account"
+	Ended     time.Time       // when its last item became final (Store.MarkEnded); zero: not ended
+	Notify    string          // sealed URL its end is announced to; "" none
+	Notified  string          // webhook id of the last notification delivered
 }
 
 // ManifestRead is what AddItems did with one manifest file, over all its reads.
@@ -30,7 +39,12 @@ type ManifestRead struct {
 
 // Done reports whether every item of the batch is in a final state.
 func (b BatchRecord) Done() bool {
-	return b.Counts[StateCompleted]+b.Counts[StateFailed] == b.Total
+	return b.Finished() == b.Total
+}
+
+// Finished is how many of the batch's items are in a final state.
+func (b BatchRecord) Finished() int64 {
+	return b.Counts[StateCompleted] + b.Counts[StateFailed] + b.Counts[StateCanceled]
 }
 
 func batchFromHashes(name string, rec, counts, manifests map[string]string) (BatchRecord, error) {
@@ -41,6 +55,24 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 	}
 	b.Created = UnixMillis(created).Time()
 	b.Paused = rec["paused"] == "1"
+	b.Canceled = rec["canceled"] == "1"
+	b.HeldBy = rec["heldBy"]
+	b.Notify, b.Notified = rec["notify"], rec["notified"]
+	if rec["endedAt"] != "" {
+		ms, err := strconv.ParseInt(rec["endedAt"], 10, 64)
+		if err != nil {
+			return BatchRecord{}, fmt.Errorf("batch record %s: field endedAt: %q is not an integer", name, rec["endedAt"])
+		}
+		b.Ended = UnixMillis(ms).Time()
+	}
+	for field, v := range map[string]*int64{"maxJobs": &b.MaxJobs, "jobs": &b.Jobs, "calls": &b.Calls} {
+		if rec[field] == "" {
+			continue
+		}
+		if *v, err = strconv.ParseInt(rec[field], 10, 64); err != nil {
+			return BatchRecord{}, fmt.Errorf("batch record %s: field %s: %q is not an integer", name, field, rec[field])
+		}
+	}
 	if b.Total, err = parseInt(rec, "total"); err != nil {
 		return BatchRecord{}, fmt.Errorf("batch record %s: %w", name, err)
 	}

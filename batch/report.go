@@ -18,7 +18,8 @@ const (
 	ReportCSV   = "csv"
 )
 
-// ReportRow is one item in a report. Final states are exactly "completed" and "failed".
+// ReportRow is one item in a report. Final states are "completed", "failed" and
+// "canceled" (its batch was canceled before the item's job was sent).
 // Times are RFC 3339 in UTC with milliseconds, empty when not reached.
 type ReportRow struct {
 	ID               string `json:"id"`
@@ -40,13 +41,20 @@ type ReportRow struct {
 	SubmittedAt      string `json:"submittedAt"`
 	StartedAt        string `json:"startedAt"`
 	FinishedAt       string `json:"finishedAt"`
+	// Durations in seconds, from the service's timings where it gave them: waiting at
+	// the service (submitted → started), processing (started → finished) and in all
+	// (submitted → finished); null (CSV: empty) when not known.
+	QueuedSeconds     *float64 `json:"queuedSeconds"`
+	ProcessingSeconds *float64 `json:"processingSeconds"`
+	TotalSeconds      *float64 `json:"totalSeconds"`
+	Calls             int64    `json:"calls"` // upstream calls spent on the item, every attempt
 }
 
 // ReportColumns is the CSV header, in the order of ReportRow's fields.
 func ReportColumns() []string {
 	return []string{"id", "seq", "kind", "state", "attempt", "customId", "jobId", "model", "songName",
 		"outputRepository", "outputPath", "output", "trainedModel", "error", "origin",
-		"enqueuedAt", "submittedAt", "startedAt", "finishedAt"}
+		"enqueuedAt", "submittedAt", "startedAt", "finishedAt", "queuedSeconds", "processingSeconds", "totalSeconds", "calls"}
 }
 
 // NewReportRow turns a record into a report row.
@@ -59,6 +67,8 @@ func NewReportRow(r ItemRecord) ReportRow {
 		Error: r.Error, Origin: r.Origin,
 		EnqueuedAt: reportTime(r.EnqueuedAt), SubmittedAt: reportTime(r.SubmittedAt),
 		StartedAt: reportTime(r.StartedAt), FinishedAt: reportTime(r.FinishedAt),
+		QueuedSeconds: seconds(r.SubmittedAt, r.StartedAt), ProcessingSeconds: seconds(r.StartedAt, r.FinishedAt),
+		TotalSeconds: seconds(r.SubmittedAt, r.FinishedAt), Calls: r.Calls,
 	}
 }
 
@@ -66,7 +76,8 @@ func (r ReportRow) csv() []string {
 	return []string{csvText(r.ID), strconv.FormatInt(r.Seq, 10), string(r.Kind), string(r.State), strconv.Itoa(r.Attempt),
 		csvText(r.CustomID), csvText(r.JobID), csvText(r.Model), csvText(r.SongName), csvText(r.OutputRepository),
 		csvText(r.OutputPath), csvText(r.Output), csvText(r.TrainedModel), csvText(r.Error), csvText(r.Origin),
-		r.EnqueuedAt, r.SubmittedAt, r.StartedAt, r.FinishedAt}
+		r.EnqueuedAt, r.SubmittedAt, r.StartedAt, r.FinishedAt, csvSeconds(r.QueuedSeconds),
+		csvSeconds(r.ProcessingSeconds), csvSeconds(r.TotalSeconds), strconv.FormatInt(r.Calls, 10)}
 }
 
 // csvText defuses a text cell that a spreadsheet would run as a formula (OWASP "CSV
@@ -131,4 +142,21 @@ func WriteReport(ctx context.Context, w io.Writer, store *Store, batch, format s
 		return fmt.Errorf("report of batch %s: %w", batch, err)
 	}
 	return nil
+}
+
+// seconds is to − from in seconds (to the millisecond), nil when either is unknown or
+// they are out of order (clocks of two machines).
+func seconds(from, to time.Time) *float64 {
+	if from.IsZero() || to.IsZero() || to.Before(from) {
+		return nil
+	}
+	s := float64(to.Sub(from).Milliseconds()) / 1000
+	return &s
+}
+
+func csvSeconds(s *float64) string {
+	if s == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*s, 'f', 3, 64)
 }

@@ -26,6 +26,11 @@ func reportFixture(t *testing.T) *Store {
 	}
 	move("s1", 1, StateSubmitting, Update{CustomID: "sb-b1-s1-1"})
 	move("s1", 1, StateSubmitted, Update{JobID: "job-1"})
+	for range 2 {
+		if err := s.AddCall(ctx, "b1", "s1"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	move("s1", 1, StateCompleted, Update{StartedAt: t0.Add(2500 * time.Millisecond), SongName: "out.mp3",
 		OutputRepository: "repo1", OutputPath: "/out/s1/out.mp3"})
 	move("t1", 1, StateSubmitting, Update{CustomID: "sb-b1-t1-1"})
@@ -44,9 +49,9 @@ func TestWriteReportJSONL(t *testing.T) {
 	if err := WriteReport(t.Context(), &buf, s, "b1", ReportJSONL, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"id":"s1","seq":1,"kind":"song","state":"completed","attempt":1,"customId":"sb-b1-s1-1","jobId":"job-1","model":"default","songName":"out.mp3","outputRepository":"repo1","outputPath":"/out/s1/out.mp3","output":"repo1:/out/s1/out.mp3","trainedModel":"","error":"","origin":"songs.jsonl:1","enqueuedAt":"2025-01-02T03:04:05.006Z","submittedAt":"2025-01-02T03:04:07.006Z","startedAt":"2025-01-02T03:04:07.506Z","finishedAt":"2025-01-02T03:04:08.006Z"}
-{"id":"t1","seq":2,"kind":"train","state":"failed","attempt":1,"customId":"sb-b1-t1-1","jobId":"","model":"alice","songName":"","outputRepository":"","outputPath":"","output":"","trainedModel":"","error":"InvalidParameter: \"url\", unreachable","origin":"train.jsonl:2","enqueuedAt":"2025-01-02T03:04:05.006Z","submittedAt":"","startedAt":"","finishedAt":"2025-01-02T03:04:10.006Z"}
-{"id":"s2","seq":3,"kind":"song","state":"pending","attempt":2,"customId":"","jobId":"","model":"default","songName":"","outputRepository":"","outputPath":"","output":"","trainedModel":"","error":"","origin":"songs.jsonl:3","enqueuedAt":"2025-01-02T03:04:11.006Z","submittedAt":"","startedAt":"","finishedAt":""}
+	want := `{"id":"s1","seq":1,"kind":"song","state":"completed","attempt":1,"customId":"sb-b1-s1-1","jobId":"job-1","model":"default","songName":"out.mp3","outputRepository":"repo1","outputPath":"/out/s1/out.mp3","output":"repo1:/out/s1/out.mp3","trainedModel":"","error":"","origin":"songs.jsonl:1","enqueuedAt":"2025-01-02T03:04:05.006Z","submittedAt":"2025-01-02T03:04:07.006Z","startedAt":"2025-01-02T03:04:07.506Z","finishedAt":"2025-01-02T03:04:08.006Z","queuedSeconds":0.5,"processingSeconds":0.5,"totalSeconds":1,"calls":2}
+{"id":"t1","seq":2,"kind":"train","state":"failed","attempt":1,"customId":"sb-b1-t1-1","jobId":"","model":"alice","songName":"","outputRepository":"","outputPath":"","output":"","trainedModel":"","error":"InvalidParameter: \"url\", unreachable","origin":"train.jsonl:2","enqueuedAt":"2025-01-02T03:04:05.006Z","submittedAt":"","startedAt":"","finishedAt":"2025-01-02T03:04:10.006Z","queuedSeconds":null,"processingSeconds":null,"totalSeconds":null,"calls":0}
+{"id":"s2","seq":3,"kind":"song","state":"pending","attempt":2,"customId":"","jobId":"","model":"default","songName":"","outputRepository":"","outputPath":"","output":"","trainedModel":"","error":"","origin":"songs.jsonl:3","enqueuedAt":"2025-01-02T03:04:11.006Z","submittedAt":"","startedAt":"","finishedAt":"","queuedSeconds":null,"processingSeconds":null,"totalSeconds":null,"calls":0}
 `
 	if buf.String() != want {
 		t.Errorf("report:\n%s\nwant:\n%s", buf.String(), want)
@@ -60,9 +65,9 @@ func TestWriteReportCSV(t *testing.T) {
 	if err := WriteReport(t.Context(), &buf, s, "b1", ReportCSV, []State{StateCompleted, StateFailed}); err != nil {
 		t.Fatal(err)
 	}
-	want := `id,seq,kind,state,attempt,customId,jobId,model,songName,outputRepository,outputPath,output,trainedModel,error,origin,enqueuedAt,submittedAt,startedAt,finishedAt
-s1,1,song,completed,1,sb-b1-s1-1,job-1,default,out.mp3,repo1,/out/s1/out.mp3,repo1:/out/s1/out.mp3,,,songs.jsonl:1,2025-01-02T03:04:05.006Z,2025-01-02T03:04:07.006Z,2025-01-02T03:04:07.506Z,2025-01-02T03:04:08.006Z
-t1,2,train,failed,1,sb-b1-t1-1,,alice,,,,,,"InvalidParameter: ""url"", unreachable",train.jsonl:2,2025-01-02T03:04:05.006Z,,,2025-01-02T03:04:10.006Z
+	want := `id,seq,kind,state,attempt,customId,jobId,model,songName,outputRepository,outputPath,output,trainedModel,error,origin,enqueuedAt,submittedAt,startedAt,finishedAt,queuedSeconds,processingSeconds,totalSeconds,calls
+s1,1,song,completed,1,sb-b1-s1-1,job-1,default,out.mp3,repo1,/out/s1/out.mp3,repo1:/out/s1/out.mp3,,,songs.jsonl:1,2025-01-02T03:04:05.006Z,2025-01-02T03:04:07.006Z,2025-01-02T03:04:07.506Z,2025-01-02T03:04:08.006Z,0.500,0.500,1.000,2
+t1,2,train,failed,1,sb-b1-t1-1,,alice,,,,,,"InvalidParameter: ""url"", unreachable",train.jsonl:2,2025-01-02T03:04:05.006Z,,,2025-01-02T03:04:10.006Z,,,,0
 `
 	if buf.String() != want {
 		t.Errorf("report:\n%s\nwant:\n%s", buf.String(), want)

@@ -7,8 +7,12 @@ package batch
 //	   │           │            │              │
 //	   └───────────┴────────────┴──────────────┴───────► failed
 //	   pending ──────────────► submitting
+//	   pending, waiting, submitting ─────────────────────► canceled
 //
 //	failed ─────► pending, attempt+1     (Store.NewAttempt: singbatch retry)
+//
+// canceled is for items of a canceled batch (Store.Cancel) that no job was sent for:
+// a job already at the service is followed to its end instead.
 //
 // Store.Transition makes each forward step atomically with the batch's counters and
 // only for the attempt it names, so a stale or racing writer cannot move an item twice;
@@ -23,15 +27,16 @@ const (
 	StateSubmitted  State = "submitted"  // the service has the job; polling
 	StateCompleted  State = "completed"  // final: result recorded
 	StateFailed     State = "failed"     // final: error recorded
+	StateCanceled   State = "canceled"   // final: its batch was canceled before a job was sent
 )
 
 // States lists every state in life-cycle order.
 func States() []State {
-	return []State{StatePending, StateWaiting, StateSubmitting, StateSubmitted, StateCompleted, StateFailed}
+	return []State{StatePending, StateWaiting, StateSubmitting, StateSubmitted, StateCompleted, StateFailed, StateCanceled}
 }
 
 // Final reports whether the state is one an attempt never leaves.
-func (s State) Final() bool { return s == StateCompleted || s == StateFailed }
+func (s State) Final() bool { return s == StateCompleted || s == StateFailed || s == StateCanceled }
 
 // rank orders states; a transition must go to a higher rank.
 func (s State) rank() int {
@@ -45,8 +50,11 @@ func (s State) rank() int {
 
 // CanMove reports whether an item may go from one state to another within one attempt.
 func CanMove(from, to State) bool {
-	if from.Final() || from.rank() < 0 || to.rank() < 0 {
+	switch {
+	case from.Final() || from.rank() < 0 || to.rank() < 0:
 		return false
+	case to == StateCanceled:
+		return from == StatePending || from == StateWaiting || from == StateSubmitting
 	}
 	return to.rank() > from.rank()
 }

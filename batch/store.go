@@ -38,8 +38,8 @@ var (
 	claimAgeLua string
 	//go:embed join_group.lua
 	joinGroupLua string
-	//go:embed park.lua
-	parkLua string
+	//go:embed claim.lua
+	claimLua string
 )
 
 // Store reads and writes the Redis records of batches, items and models. Every change
@@ -62,7 +62,7 @@ type Store struct {
 	releaseScout   *redis.Script
 	claimAge       *redis.Script
 	joinGroup      *redis.Script
-	park           *redis.Script
+	claimScript    *redis.Script
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in
@@ -86,7 +86,7 @@ func NewStore(rdb redis.UniversalClient, keys keyspace.Keys, clock func() time.T
 		releaseScout:   redis.NewScript(releaseScoutLua),
 		claimAge:       redis.NewScript(claimAgeLua),
 		joinGroup:      redis.NewScript(joinGroupLua),
-		park:           redis.NewScript(parkLua),
+		claimScript:    redis.NewScript(claimLua),
 	}
 }
 

@@ -48,12 +48,15 @@ func (s *Store) Batches(ctx context.Context) ([]BatchRecord, error) {
 
 // batches reads the named batches in one MULTI, skipping those without a record.
 func (s *Store) batches(ctx context.Context, names []string) ([]BatchRecord, error) {
-	type cmds struct{ rec, counts, manifests *redis.MapStringStringCmd }
+	type cmds struct {
+		rec, counts, manifests *redis.MapStringStringCmd
+		parked                 *redis.IntCmd
+	}
 	cs := make([]cmds, len(names))
 	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range names {
 			cs[i] = cmds{p.HGetAll(ctx, s.keys.Batch(n)), p.HGetAll(ctx, s.keys.BatchCounts(n)),
-				p.HGetAll(ctx, s.keys.BatchManifests(n))}
+				p.HGetAll(ctx, s.keys.BatchManifests(n)), p.SCard(ctx, s.keys.BatchParked(n))}
 		}
 		return nil
 	}); err != nil {
@@ -68,6 +71,7 @@ func (s *Store) batches(ctx context.Context, names []string) ([]BatchRecord, err
 		if err != nil {
 			return nil, err
 		}
+		b.Parked = cs[i].parked.Val()
 		out = append(out, b)
 	}
 	return out, nil

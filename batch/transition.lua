@@ -2,7 +2,7 @@
 -- KEYS[1] item hash, KEYS[2] item request, KEYS[3] batch counts hash; for a training's
 -- final transition also KEYS[4] model hash and KEYS[5] model index set.
 -- ARGV[1] attempt, ARGV[2] target state, ARGV[3] now (Unix ms), ARGV[4] error recorded
--- on a failed training's model, ARGV[5] k, ARGV[6 .. 5+k] the states the item may leave
+-- on a failed (or canceled) training's model, ARGV[5] k, ARGV[6 .. 5+k] the states the item may leave
 -- (the caller's from-list, already filtered by CanMove), then field, value pairs to set.
 -- Returns {1, item as HGETALL, request} when this call moved the item, {0, item,
 -- request} when a guard refused, {-1, model} when a training needs KEYS[4..5] (call
@@ -28,7 +28,7 @@ if not allowed then
 end
 
 local to, now = ARGV[2], ARGV[3]
-local trainEnd = cur[3] == 'train' and (to == 'completed' or to == 'failed')
+local trainEnd = cur[3] == 'train' and (to == 'completed' or to == 'failed' or to == 'canceled')
 if trainEnd and not KEYS[4] then
   return {-1, cur[4]}
 end

@@ -43,6 +43,12 @@ type EnqueueOptions struct {
 	Strict  bool
 	TempDir string
 	Workers int // submit tasks enqueued at once; default DefaultEnqueueWorkers
+	// MaxJobs, when set, caps the jobs created for the batch, retries included (0: no
+	// cap); set before any item is queued. Nil leaves the batch's cap as it is.
+	MaxJobs *int64
+	// Notify, when set, is the sealed URL (NotifySecret.SealURL) the batch's end is
+	// posted to; set before any item is queued.
+	Notify string
 
 	// OnLineError is called for each problem of each rejected line, in manifest order.
 	// A duplicate id is known only once its chunk is stored: the problems of the lines
@@ -125,6 +131,9 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 	if opts.RunLease <= 0 {
 		opts.RunLease = DefaultRunLease
 	}
+	if err := applyBatchOptions(ctx, store, q, opts); err != nil {
+		return res, err
+	}
 	e := newEnqueuer(ctx, store, q, opts)
 	if err := e.open(); err != nil {
 		e.wait(err)
@@ -134,6 +143,10 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 		opts.ServiceModels, false))
 	err := e.wait(readErr)
 	e.result(&res)
+	if res.Added > 0 {
+		// New items: the batch's next end is a new one, announced again.
+		err = errors.Join(err, store.Reopen(ctx, opts.Batch))
+	}
 	return res, errors.Join(err, e.end(ctx))
 }
 

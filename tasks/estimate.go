@@ -24,6 +24,9 @@ import (
 //     (createdAt → completedAt), widened while few are known; the second at the
 //     longest seen (from startedAt, with the longest processing time, when the first
 //     saw the job PROCESSING); later ones back off by BackoffFraction of the job's age.
+//   - Known class, grouped customIds: a list answers for every member, so each member
+//     looks from the earliest its job may end (the 1−FirstQuantile quantile) to just
+//     past the longest seen, one list of the group per groupEvery, then backs off.
 type PollTiming struct {
 	// HintSong, HintTrain: optional expected durations, only for the scouts of a class
 	// not learned yet (one extra probe at the hint). Wrong hints cost a call or two.
@@ -45,6 +48,10 @@ type PollTiming struct {
 	// and 10 min.
 	MinInterval time.Duration
 	MaxInterval time.Duration
+	// GroupMinInterval bounds the time between two lists of a group of customIds (a
+	// tenth of its class's median duration otherwise); default 100 ms. A list answers
+	// for the whole group, so it may come more often than one job's poll.
+	GroupMinInterval time.Duration
 	// ShortWait: a poll due within this time waits in its handler rather than in
 	// Asynq's schedule, whose times are whole seconds; default 2 s.
 	ShortWait time.Duration
@@ -60,15 +67,16 @@ type PollTiming struct {
 // DefaultPollTiming returns the defaults documented on PollTiming.
 func DefaultPollTiming() PollTiming {
 	return PollTiming{
-		FirstQuantile:   0.9,
-		Scouts:          5,
-		ProbeStart:      time.Second,
-		ProbeGrowth:     2,
-		BackoffFraction: 0.2,
-		MinInterval:     500 * time.Millisecond,
-		MaxInterval:     10 * time.Minute,
-		ShortWait:       2 * time.Second,
-		CallbackGrace:   30 * time.Second,
+		FirstQuantile:    0.9,
+		Scouts:           5,
+		ProbeStart:       time.Second,
+		ProbeGrowth:      2,
+		BackoffFraction:  0.2,
+		MinInterval:      500 * time.Millisecond,
+		MaxInterval:      10 * time.Minute,
+		GroupMinInterval: 100 * time.Millisecond,
+		ShortWait:        2 * time.Second,
+		CallbackGrace:    30 * time.Second,
 	}
 }
 
@@ -80,7 +88,7 @@ func (p PollTiming) withDefaults() (PollTiming, error) {
 		def time.Duration
 	}{
 		{&p.ProbeStart, d.ProbeStart}, {&p.MinInterval, d.MinInterval}, {&p.MaxInterval, d.MaxInterval},
-		{&p.ShortWait, d.ShortWait}, {&p.CallbackGrace, d.CallbackGrace},
+		{&p.ShortWait, d.ShortWait}, {&p.CallbackGrace, d.CallbackGrace}, {&p.GroupMinInterval, d.GroupMinInterval},
 	} {
 		if *f.v == 0 {
 			*f.v = f.def
@@ -100,7 +108,7 @@ func (p PollTiming) withDefaults() (PollTiming, error) {
 		p.Scouts = d.Scouts
 	}
 	switch {
-	case p.HintSong < 0 || p.HintTrain < 0 || p.ProbeStart < 0 || p.MinInterval < 0 || p.MaxInterval < 0 || p.ShortWait < 0:
+	case p.HintSong < 0 || p.HintTrain < 0 || p.ProbeStart < 0 || p.MinInterval < 0 || p.MaxInterval < 0 || p.ShortWait < 0 || p.GroupMinInterval < 0:
 		return p, fmt.Errorf("poll timing: durations must not be negative")
 	case p.MaxInterval < p.MinInterval:
 		return p, fmt.Errorf("poll timing: MaxInterval %v is below MinInterval %v", p.MaxInterval, p.MinInterval)
@@ -158,6 +166,12 @@ func (e Estimate) Max() time.Duration { return quantile(e.total, 1) }
 // (with one sample, half the jobs take longer).
 func (e Estimate) firstPoll(q float64) time.Duration {
 	return scaleDur(quantile(e.total, q), 1+0.1/math.Sqrt(float64(e.N())))
+}
+
+// earliest is when, after creation, a job of the class may first be done: the
+// 1−q quantile, narrowed by 10 %/√n as firstPoll widens its q quantile.
+func (e Estimate) earliest(q float64) time.Duration {
+	return scaleDur(quantile(e.total, 1-q), max(0, 1-0.1/math.Sqrt(float64(e.N()))))
 }
 
 // lastPoll is the second poll's aim: a little past the longest total duration, or the

@@ -199,13 +199,3 @@ func (h *Handlers) pollGroup(ctx context.Context, rec batch.ItemRecord, est Esti
 	}
 	return h.api.GetJob(ctx, rec.JobID)
 }
-
-// groupListEvery is how often a group may be listed: a tenth of its class's typical
-// length, at least PollTiming.MinInterval.
-func (h *Handlers) groupListEvery(est Estimate) time.Duration {
-	every := h.set.Poll.MinInterval
-	if est.N() > 0 {
-		every = max(every, est.Median()/10)
-	}
-	return every
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -53,6 +54,11 @@ type HandlerDeps struct {
 	// callback URL, ServeCallback records what the service posts there, and polls
 	// become the backstop (PollTiming.CallbackGrace).
 	Callbacks *Callbacks
+	// Notify signs the notifications of batches enqueued with --notify (NOTIFY_SECRET);
+	// zero: such batches' notifications fail (each is logged).
+	Notify NotifySecret
+	// NotifyClient posts them; default an http.Client without redirects.
+	NotifyClient *http.Client
 }
 
 // Settings tune the handlers. Zero fields take the defaults (DefaultSettings); the
@@ -85,6 +91,10 @@ type Settings struct {
 	// together share a customId, up to this many, so that one ListJobs answers for
 	// their jobs (group.go). 1: a customId per attempt. Default 20.
 	GroupSize int
+	// AccountMaxJobsPerDay (ACCOUNT_MAX_JOBS_PER_DAY): jobs the account may create per
+	// UTC day, across batches; items over it are parked until the next day or until
+	// workers run with a higher value. 0: no cap.
+	AccountMaxJobsPerDay int64
 	// Poll (POLL_*): when jobs are polled.
 	Poll PollTiming
 }
@@ -135,6 +145,9 @@ func (s Settings) withDefaults() (Settings, error) {
 	case s.GroupSize < 0 || s.GroupSize > maxGroupSize:
 		return s, fmt.Errorf("settings: GroupSize %d: must be between 1 and %d", s.GroupSize, maxGroupSize)
 	}
+	if s.AccountMaxJobsPerDay < 0 {
+		return s, fmt.Errorf("settings: AccountMaxJobsPerDay %d: must not be negative (0: no cap)", s.AccountMaxJobsPerDay)
+	}
 	p, err := s.Poll.withDefaults()
 	if err != nil {
 		return s, fmt.Errorf("settings: %w", err)
@@ -161,6 +174,9 @@ type Handlers struct {
 	callbacks *Callbacks // nil: callbacks off
 	stats     *Stats
 
+	notify       NotifySecret
+	notifyClient *http.Client
+
 	authOnce sync.Once
 }
 
@@ -183,7 +199,12 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 		s.Poll.ProbeGrowth *= s.Poll.ProbeGrowth
 	}
 	h := &Handlers{store: d.Store, api: d.API, queue: d.Enqueuer, gate: d.Gate, inspector: d.Inspector,
-		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s, callbacks: d.Callbacks, stats: newStats()}
+		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s, callbacks: d.Callbacks, stats: newStats(),
+		notify: d.Notify, notifyClient: d.NotifyClient}
+	if h.notifyClient == nil {
+		// A receiver's redirect is not followed: the signed body goes where it was sent.
+		h.notifyClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -197,7 +218,7 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 		h.rand = rand.Float64
 	}
 	h.retry = RetryPolicy{Base: s.RetryBase, Cap: s.RetryCap, ReconcileDelay: s.ReconcileDelay, Rand: h.rand}
-	h.api = countedAPI{JobAPI: d.API, calls: &h.stats.calls}
+	h.api = countedAPI{JobAPI: d.API, calls: &h.stats.calls, store: d.Store, log: h.log}
 	h.models = newModelCache(h.api.AllModels, s.ModelCacheTTL, h.now)
 	return h, nil
 }
@@ -213,6 +234,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	register(mux, WorkFunc[SubmitPayload](h.workSubmit))
 	register(mux, WorkFunc[PollPayload](h.workPoll))
+	register(mux, WorkFunc[NotifyPayload](h.workNotify))
 	return mux
 }
 
@@ -286,13 +308,21 @@ func (h *Handlers) noteAuth(err error) {
 // fail moves an item of rec's attempt from one of the states from to failed with reason.
 // Losing a race to another writer is fine: the item is then in the state that writer chose.
 func (h *Handlers) fail(ctx context.Context, rec batch.ItemRecord, from []batch.State, reason string) error {
-	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt, from, batch.StateFailed,
-		batch.Update{Error: reason})
+	return h.end(ctx, rec, from, batch.StateFailed, reason)
+}
+
+// end moves an item of rec's attempt from one of the states from to a final state that
+// is not a job's result (failed, canceled), with reason.
+func (h *Handlers) end(ctx context.Context, rec batch.ItemRecord, from []batch.State, to batch.State, reason string) error {
+	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt, from, to, batch.Update{Error: reason})
 	if err != nil {
-		return fmt.Errorf("fail item %s/%s: %w", rec.Batch, rec.ID, err)
+		return fmt.Errorf("%s item %s/%s: %w", to, rec.Batch, rec.ID, err)
 	}
 	if ok {
-		h.log.Info("item failed", append(itemFields(cur), zap.String("error", reason))...)
+		h.log.Info("item "+string(to), append(itemFields(cur), zap.String("error", reason))...)
+	}
+	if cur.Attempt == rec.Attempt {
+		h.noteFinal(ctx, cur)
 	}
 	if cur.Attempt == rec.Attempt && cur.State.Final() && cur.Kind == batch.KindTrain {
 		// Its model failed in the same step (or, if another writer won, ended anyway):

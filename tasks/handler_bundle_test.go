@@ -175,10 +175,19 @@ func (b *bundle) deps() HandlerDeps {
 // start runs a Worker on the bundle's handlers' dependencies until the test ends.
 func (b *bundle) start() {
 	b.t.Helper()
+	b.startWith(nil)
+}
+
+// startWith is start with dependencies changed by change (nil: as they are).
+func (b *bundle) startWith(change func(*HandlerDeps)) {
+	b.t.Helper()
 	opts := b.cfg.worker
 	opts.Redis, opts.Logger = b.rdb, b.log
 	deps := b.deps()
 	deps.Inspector = nil // NewWorker's own
+	if change != nil {
+		change(&deps)
+	}
 	w, err := NewWorker(opts, deps, b.cfg.settings)
 	if err != nil {
 		b.t.Fatalf("NewWorker: %v", err)

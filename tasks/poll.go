@@ -29,7 +29,7 @@ func (h *Handlers) workPoll(ctx context.Context, p PollPayload) error {
 	if p.JobID == "" || p.Poll < 1 {
 		return fmt.Errorf("poll %s/%s: payload without job id or poll number: %w", p.Batch, p.Item, asynq.SkipRetry)
 	}
-	return h.poll(ctx, p, lastRun(ctx))
+	return h.poll(forItem(ctx, p.ItemRef), p, lastRun(ctx))
 }
 
 func (h *Handlers) poll(ctx context.Context, p PollPayload, last bool) error {
@@ -74,13 +74,13 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 	group := isGroupID(rec.CustomID)
 	if group {
 		// Another member's poll may have recorded this job while this one waited; and
-		// one list a group per groupListEvery: a member whose group was listed just now
+		// one list a group per groupEvery: a member whose group was listed just now
 		// (its job not found final) looks again after that. Both before the rate-limit
 		// token, which a poll that stands down would waste.
 		if h.recordedMeanwhile(ctx, rec) {
 			return nil
 		}
-		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.groupListEvery(est))
+		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.set.Poll.groupEvery(est))
 		if err != nil {
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
 		}
@@ -160,7 +160,7 @@ type aimed struct {
 func (h *Handlers) aim(ctx context.Context, rec batch.ItemRecord, class string, st pollState, est Estimate) (aimed, error) {
 	pt := h.set.Poll
 	if est.N() > 0 {
-		return aimed{at: pt.knownTarget(st, est), call: true}, nil
+		return aimed{at: pt.target(rec, st, est), call: true}, nil
 	}
 	now := h.now()
 	// A scout renews its slot each time it is scheduled; the slot outlives its next

@@ -53,6 +53,9 @@ func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstre
 		}
 		h.learn(ctx, rec, job, f, to == batch.StateCompleted)
 	}
+	if cur.Attempt == rec.Attempt {
+		h.noteFinal(ctx, cur)
+	}
 	if cur.Attempt == rec.Attempt && cur.State.Final() && cur.Kind == batch.KindTrain {
 		// Whoever recorded it: releasing is idempotent, so racing polls may both do it.
 		return h.release(ctx, cur.Model)

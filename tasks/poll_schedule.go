@@ -3,6 +3,8 @@ package tasks
 import (
 	"math"
 	"time"
+
+	"github.com/singbatch/singbatch/batch"
 )
 
 // pollState is what one poll task knows of its job; it travels in PollPayload.
@@ -15,6 +17,14 @@ type pollState struct {
 
 // age is how long the job has existed at t.
 func (s pollState) age(t time.Time) time.Duration { return t.Sub(s.submitted) }
+
+// target is when to poll a job of a learned class next.
+func (p PollTiming) target(rec batch.ItemRecord, s pollState, e Estimate) time.Time {
+	if isGroupID(rec.CustomID) {
+		return p.groupTarget(s, e)
+	}
+	return p.knownTarget(s, e)
+}
 
 // knownTarget is when to call GetJob next for a job of a class that has an estimate.
 func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
@@ -36,6 +46,31 @@ func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
 	// Longer than the jobs seen, or the estimate moved past it: back off with its age,
 	// so that it is seen done at most BackoffFraction late.
 	return s.last.Add(p.backoff(s.age(s.last)))
+}
+
+// groupTarget is knownTarget for a member of a group of customIds (group.go): its
+// group is listed every groupEvery, from the earliest the member's job may end to just
+// past the longest seen; lists that another member made meanwhile spare this one's
+// call (Store.ClaimGroupList). With callbacks on, the callback is the news and the
+// member's poll is only its backstop.
+func (p PollTiming) groupTarget(s pollState, e Estimate) time.Time {
+	if p.callbacks {
+		return p.knownTarget(s, e)
+	}
+	if s.calls == 0 {
+		return s.submitted.Add(e.earliest(p.FirstQuantile))
+	}
+	every := p.groupEvery(e)
+	if s.age(s.last) < e.lastPoll(s.started) {
+		return s.last.Add(every)
+	}
+	return s.last.Add(max(p.backoff(s.age(s.last)), every))
+}
+
+// groupEvery is how often a group of customIds may be listed: a tenth of its class's
+// median duration, at least GroupMinInterval, at most MaxInterval.
+func (p PollTiming) groupEvery(e Estimate) time.Duration {
+	return min(max(e.Median()/10, p.GroupMinInterval), p.MaxInterval)
 }
 
 // backoff is the time between polls of a job of age: BackoffFraction of it, within

@@ -27,7 +27,8 @@ type RetrySkip struct {
 // RetryItems starts a new attempt (Store.NewAttempt: pending, attempt+1, so a new
 // customId) of items of a batch that are in state from (which must be final; `singbatch
 // retry` uses failed) and enqueues their TypeSubmit tasks. With ids, only those items;
-// without, every item of the batch in state from.
+// without, every item of the batch in state from. Retrying canceled items lifts the
+// batch's cancel.
 //
 // Every new attempt is recorded before any task is enqueued: a retried training takes
 // its model name back (training) before the songs retried with it run, so they wait
@@ -53,6 +54,12 @@ func RetryItems(ctx context.Context, store *batch.Store, q TaskEnqueuer, batchNa
 	} else if _, err := store.Batch(ctx, batchName); err != nil {
 		return res, fmt.Errorf("retry: %w", err)
 	}
+	if from == batch.StateCanceled {
+		// Taking canceled items back takes the batch back: its claims send again.
+		if err := store.Uncancel(ctx, batchName); err != nil {
+			return res, fmt.Errorf("retry: %w", err)
+		}
+	}
 	retried := make([]batch.ItemRecord, 0, len(ids))
 	for _, id := range ids {
 		ok, rec, err := store.NewAttempt(ctx, batchName, id, from)
@@ -68,6 +75,11 @@ func RetryItems(ctx context.Context, store *batch.Store, q TaskEnqueuer, batchNa
 			res.Skipped = append(res.Skipped, RetrySkip{ID: id, Reason: fmt.Sprintf("is %s, not %s", rec.State, from)})
 		default:
 			retried = append(retried, rec)
+		}
+	}
+	if len(retried) > 0 {
+		if err := store.Reopen(ctx, batchName); err != nil {
+			return res, fmt.Errorf("retry: %w", err)
 		}
 	}
 	for _, rec := range retried {

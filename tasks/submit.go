@@ -30,6 +30,7 @@ import (
 //     waiting for its model (see release); another attempt: nothing to do.
 func (h *Handlers) workSubmit(ctx context.Context, p SubmitPayload) error {
 	last := lastRun(ctx)
+	ctx = forItem(ctx, p.ItemRef)
 	err := h.submit(ctx, p.ItemRef, last)
 	if err == nil || !last || ctx.Err() != nil {
 		return err
@@ -49,7 +50,8 @@ func (h *Handlers) submit(ctx context.Context, ref ItemRef, last bool) error {
 		return nil // a newer attempt has its own task
 	}
 	switch rec.State {
-	case batch.StateCompleted, batch.StateFailed:
+	case batch.StateCompleted, batch.StateFailed, batch.StateCanceled:
+		h.noteFinal(ctx, rec) // a redelivery after a crash before the end was looked at
 		if rec.Kind == batch.KindTrain {
 			// A redelivery after a crash between failing the training and releasing
 			// its waiters (nothing to do otherwise: releasing is idempotent).
@@ -73,7 +75,7 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 			return err
 		}
 	}
-	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
+	if held, err := h.hold(ctx, rec); held || err != nil {
 		return err
 	}
 	// Wait for the rate limit before claiming: the claim's CreateJob must leave at once.
@@ -85,22 +87,22 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 		}
 		return fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
 	}
-	// The batch may have been paused while this waited for its token.
-	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
-		return err
-	}
 	cid, err := h.groupCustomID(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
 	}
 	claimed := h.now()
-	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt,
-		[]batch.State{batch.StatePending, batch.StateWaiting}, batch.StateSubmitting, batch.Update{CustomID: cid})
+	// The claim also heeds a pause, cancel or cap recorded while this waited for its
+	// token, in the same step.
+	outcome, cur, err := h.store.Claim(ctx, rec.Batch, rec.ID, rec.Attempt, cid, h.caps())
 	if err != nil {
 		// The claim may have been recorded before the error: the retry reconciles.
 		return fmt.Errorf("claim customId %s for %s/%s: %w", cid, rec.Batch, rec.ID, err)
 	}
-	if !ok {
+	switch {
+	case outcome.Held():
+		return h.held(ctx, cur, outcome)
+	case outcome == batch.NotClaimed:
 		if cur.Attempt == rec.Attempt && cur.State == batch.StateSubmitting && cur.CustomID == cid {
 			// Another run claimed it just now, or this call's own claim went through and
 			// only its reply was lost: either way, reconcile once that claim is old enough.
@@ -123,7 +125,7 @@ func (h *Handlers) giveUpSubmit(ctx context.Context, ref ItemRef, cause error) e
 	}
 	runs := runNumber(ctx)
 	switch rec.State {
-	case batch.StateCompleted, batch.StateFailed:
+	case batch.StateCompleted, batch.StateFailed, batch.StateCanceled:
 		return nil
 	case batch.StateSubmitted:
 		return withIDs(h.ensurePoll(ctx, rec), rec)

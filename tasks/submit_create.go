@@ -56,6 +56,10 @@ func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed tim
 			return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
 		case upstream.Permanent(err):
 			h.noteAuth(err)
+			// Refused: no job was created, so the caps do not count it.
+			if err := h.store.RefundJob(ctx, rec); err != nil {
+				h.log.Warn("cannot take back the job count of a refused CreateJob", append(itemFields(rec), zap.Error(err))...)
+			}
 			return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, err.Error())
 		}
 		// Not created: the client only answers otherwise when the request was refused
@@ -134,7 +138,8 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 		return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, fmt.Sprintf(
 			"gave up after %d runs: no job exists under customId %s", runNumber(ctx), rec.CustomID))
 	}
-	if parked, err := h.parkIfPaused(ctx, rec); parked || err != nil {
+	// No job exists for the claim: sending it again heeds a pause or cancel since.
+	if held, err := h.hold(ctx, rec); held || err != nil {
 		return err
 	}
 	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
@@ -241,7 +246,7 @@ func (h *Handlers) ensurePoll(ctx context.Context, rec batch.ItemRecord) error {
 	st := p.state(rec)
 	due := rec.SubmittedAt.Add(h.set.Poll.ProbeStart)
 	if est.N() > 0 {
-		due = h.set.Poll.knownTarget(st, est)
+		due = h.set.Poll.target(rec, st, est)
 	}
 	p.setState(class, st)
 	return h.enqueuePoll(ctx, p, due)

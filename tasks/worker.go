@@ -124,6 +124,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		started = append(started, srv)
 	}
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
+	watchers.Go(func() { w.h.watchAccountCap(ctx) })
 	<-ctx.Done()
 	return nil
 }

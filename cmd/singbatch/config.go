@@ -43,6 +43,9 @@ type config struct {
 	CallbackSecretPrevious upstream.Secret `env:"CALLBACK_SECRET_PREVIOUS"`
 	HTTPAddr               string          `env:"HTTP_ADDR" envDefault:"127.0.0.1:8090"`
 
+	// NotifySecret signs batch notifications (enqueue --notify) and seals their URLs.
+	NotifySecret upstream.Secret `env:"NOTIFY_SECRET"`
+
 	DashboardUser     string          `env:"DASHBOARD_USER"`
 	DashboardPassword upstream.Secret `env:"DASHBOARD_PASSWORD"`
 
@@ -115,6 +118,7 @@ type workerSettings struct {
 	PollNotFoundGrace   time.Duration `env:"POLL_NOT_FOUND_GRACE"`
 	CallbackPollGrace   time.Duration `env:"CALLBACK_POLL_GRACE"`
 	PollGroupSize       int           `env:"POLL_GROUP_SIZE"`
+	AccountMaxJobsDay   int64         `env:"ACCOUNT_MAX_JOBS_PER_DAY"`
 }
 
 // retiredVars were the guessed poll timings, replaced by learning (docs/worker.md). One
@@ -124,6 +128,18 @@ func retiredVars() []string {
 		"POLL_DEFAULT_SONG", "POLL_DEFAULT_TRAIN", "POLL_MIN_SAMPLES", "POLL_FIRST_FACTOR",
 		"POLL_FIRST_OFFSET", "POLL_STEP_FRACTION", "POLL_GROWTH", "POLL_JITTER",
 	}
+}
+
+// notifySecret is NOTIFY_SECRET, parsed; zero when not set.
+func (c config) notifySecret() (tasks.NotifySecret, error) {
+	if c.NotifySecret.IsZero() {
+		return tasks.NotifySecret{}, nil
+	}
+	s, err := tasks.ParseNotifySecret(c.NotifySecret.Reveal())
+	if err != nil {
+		return s, fmt.Errorf("configuration: %w", err)
+	}
+	return s, nil
 }
 
 // callbacks are the per-attempt callback URLs, or nil when CALLBACK_URL is not set.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -22,19 +23,29 @@ type enqueueFlags struct {
 	strict bool
 	format manifest.Format
 	files  []string
+	// maxJobs caps the batch's jobs when set (maxJobsSet): -max-jobs 0 lifts a cap.
+	maxJobs    int64
+	maxJobsSet bool
+	notify     string // URL the batch's end is posted to
 }
 
 func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
 	var f enqueueFlags
 	var format string
-	fs := newFlagSet(e, "enqueue", "--batch NAME [--dry-run] [--strict] [--format jsonl|csv] FILE... (FILE - reads standard input)")
+	fs := newFlagSet(e, "enqueue", "--batch NAME [--dry-run] [--strict] [--format jsonl|csv] [--max-jobs N] [--notify URL] FILE... (FILE - reads standard input)")
 	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (required): letters, digits, '_', '-', '.'")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and print the plan (items, models, upstream calls, time); write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any line is invalid (default: enqueue the valid lines)")
 	fs.StringVar(&format, "format", "", "manifest format `jsonl|csv` (default: by file extension; for -, by content: JSON Lines if it starts with {, else CSV)")
+	fs.Int64Var(&f.maxJobs, "max-jobs", 0, "cap the jobs created for the batch at `N`, retries included (0: no cap); enqueueing again with another N changes it")
+	fs.StringVar(&f.notify, "notify", "", "when the batch's last item is final, POST its summary to `URL`, signed with NOTIFY_SECRET (Standard Webhooks)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return f, err
+	}
+	fs.Visit(func(fl *flag.Flag) { f.maxJobsSet = f.maxJobsSet || fl.Name == "max-jobs" })
+	if f.maxJobs < 0 {
+		return f, usageError{fmt.Sprintf("enqueue: --max-jobs %d: must not be negative (0: no cap)", f.maxJobs)}
 	}
 	f.files = files
 	if f.batch == "" {
@@ -76,6 +87,16 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	sealed := ""
+	if f.notify != "" {
+		secret, err := cfg.notifySecret()
+		if err != nil {
+			return err
+		}
+		if sealed, err = secret.SealURL(f.notify); err != nil {
+			return usageError{"enqueue: " + err.Error()}
+		}
+	}
 
 	res, err := tasks.Enqueue(ctx, store, q, tasks.EnqueueOptions{
 		Batch:       f.batch,
@@ -83,6 +104,8 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		Stdin:       e.stdin,
 		Format:      f.format,
 		Strict:      f.strict,
+		MaxJobs:     f.maxJobsPtr(),
+		Notify:      sealed,
 		OnLineError: onLineError,
 		OnRefused:   func(r batch.Refused) { fmt.Fprintln(e.stderr, r.String()) },
 
@@ -98,6 +121,13 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return rejectedError(f.batch, res.Rejected, res.Refused)
+}
+
+func (f enqueueFlags) maxJobsPtr() *int64 {
+	if !f.maxJobsSet {
+		return nil
+	}
+	return &f.maxJobs
 }
 
 // enqueueSummary is the run's outcome in one or two lines.

@@ -66,9 +66,9 @@ func TestReport(t *testing.T) {
 	for args, want := range map[string]string{
 		"report":                             "report: --batch is required",
 		"report --batch b1 --format xml":     `report: --format "xml": use jsonl or csv`,
-		"report --batch b1 --state done":     `report: --state "done": unknown state (states: pending, waiting, submitting, submitted, completed, failed)`,
+		"report --batch b1 --state done":     `report: --state "done": unknown state (states: pending, waiting, submitting, submitted, completed, failed, canceled)`,
 		"report --batch b1 extra":            `report: unexpected argument "extra"`,
-		"report --batch b1 --state pending,": `report: --state "": unknown state (states: pending, waiting, submitting, submitted, completed, failed)`,
+		"report --batch b1 --state pending,": `report: --state "": unknown state (states: pending, waiting, submitting, submitted, completed, failed, canceled)`,
 	} {
 		_, _, err := b.run(t.Context(), "", strings.Fields(args)...)
 		if _, ok := err.(usageError); !ok || err.Error() != want {

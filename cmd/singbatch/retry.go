@@ -35,13 +35,13 @@ func runRetry(ctx context.Context, e env, args []string) error {
 		ids       idsFlag
 	)
 	fs := newFlagSet(e, "retry", "--batch NAME [--state failed] [--id ID ...]\n\n"+
-		"Each chosen failed (or completed) item goes back to pending in a new attempt (attempt+1, so\n"+
+		"Each chosen failed (or canceled, or completed) item goes back to pending in a new attempt (attempt+1, so\n"+
 		"a new customId: the service sees a new job) and its submit task is enqueued; a running\n"+
 		"worker picks it up. With a non-final --state (waiting, submitting, submitted, pending) the\n"+
 		"items keep their attempt and only their submit task is enqueued again: for items whose task\n"+
 		"was lost; nothing is sent twice.")
 	fs.StringVar(&batchName, "batch", "", "the batch `NAME` (required)")
-	fs.StringVar(&state, "state", string(batch.StateFailed), "the items in `STATE`: failed or completed (new attempt), or a non-final state (resume)")
+	fs.StringVar(&state, "state", string(batch.StateFailed), "the items in `STATE`: failed, canceled or completed (new attempt), or a non-final state (resume)")
 	fs.Var(&ids, "id", "retry only item `ID` (repeatable, or comma-separated); default: every item in --state")
 	if err := parseFlags(fs, args); err != nil {
 		return err

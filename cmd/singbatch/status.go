@@ -134,6 +134,11 @@ type batchStatus struct {
 	ETAFrom   string         `json:"etaFrom,omitempty"`
 	Finished  bool           `json:"finished"`
 	Paused    bool           `json:"paused"`
+	Canceled  bool           `json:"canceled"`
+	MaxJobs   int64          `json:"maxJobs,omitempty"` // 0: no cap
+	Jobs      int64          `json:"jobs"`              // jobs created (paid), retries included
+	Parked    int64          `json:"parked"`            // items held back
+	HeldBy    string         `json:"heldBy,omitempty"`  // why, when parked over a cap: batch or account
 	Manifests []manifestJSON `json:"manifests"`
 }
 
@@ -148,20 +153,21 @@ type manifestJSON struct {
 
 // progressOf summarizes a batch; rate < 0 means the average since creation.
 func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress.Progress {
-	done := b.Counts[batch.StateCompleted] + b.Counts[batch.StateFailed]
+	done := b.Finished()
 	if rate < 0 {
 		rate = 0
 		if el := s.now().Sub(b.Created).Seconds(); el > 0 {
 			rate = float64(done) / el
 		}
 	}
-	return progress.Progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed], Rate: rate,
-		Learned: s.learnedETA[b.Name]}
+	return progress.Progress{Name: b.Name, Done: done, Total: b.Total, Failed: b.Counts[batch.StateFailed],
+		Canceled: b.Counts[batch.StateCanceled], Rate: rate, Learned: s.learnedETA[b.Name]}
 }
 
 func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchStatus {
 	st := batchStatus{Batch: b.Name, Created: b.Created.UTC().Format(time.RFC3339Nano), Total: b.Total,
-		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Paused: b.Paused, Manifests: []manifestJSON{}}
+		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Paused: b.Paused, Canceled: b.Canceled,
+		MaxJobs: b.MaxJobs, Jobs: b.Jobs, Parked: b.Parked, HeldBy: b.HeldBy, Manifests: []manifestJSON{}}
 	for _, state := range batch.States() {
 		st.Counts[string(state)] = b.Counts[state]
 	}
@@ -206,6 +212,9 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 	for i, rec := range bs {
 		p := ps[i]
 		fmt.Fprintf(&b, "batch %s: %d/%d done (%.1f%%)", rec.Name, p.Done, p.Total, p.Percent())
+		if rec.Canceled {
+			b.WriteString(", canceled")
+		}
 		if rec.Paused {
 			b.WriteString(", paused (singbatch resume)")
 		}
@@ -230,6 +239,7 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 			fmt.Fprintf(&b, " %s %d", st, rec.Counts[st])
 		}
 		b.WriteString("\n")
+		writeSpending(&b, rec)
 		for _, m := range rec.Manifests {
 			fmt.Fprintf(&b, "  manifest %s: %d added, %d found already in batch, %d refused, over all reads (last %s)\n",
 				m.File, m.Added, m.Existing, m.Refused, m.Last.UTC().Format(time.RFC3339))

@@ -45,7 +45,7 @@ func (s *statusView) watch(ctx context.Context, tty bool) error {
 				m = &progress.Meter{Window: statusRateWindow}
 				meters[b.Name] = m
 			}
-			r := m.Observe(now, b.Counts[batch.StateCompleted]+b.Counts[batch.StateFailed])
+			r := m.Observe(now, b.Finished())
 			if m.Measured() { // until then, the average since creation
 				rates[b.Name] = r
 			}

@@ -59,11 +59,15 @@ func newWorker(a *app, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks
 	if tune != nil {
 		tune(&opts, &settings)
 	}
+	notify, err := cfg.notifySecret()
+	if err != nil {
+		return nil, err
+	}
 	callbacks, err := cfg.callbacks()
 	if err != nil {
 		return nil, err
 	}
-	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{Store: store, API: api, Gate: gate, Callbacks: callbacks}, settings)
+	w, err := tasks.NewWorker(opts, tasks.HandlerDeps{Store: store, API: api, Gate: gate, Callbacks: callbacks, Notify: notify}, settings)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: worker settings: %w", err)
 	}
@@ -73,14 +77,15 @@ func newWorker(a *app, tune func(*tasks.WorkerOptions, *tasks.Settings)) (*tasks
 // settings converts the environment's worker settings.
 func (w workerSettings) settings() tasks.Settings {
 	return tasks.Settings{
-		ReconcileDelay:    w.ReconcileDelay,
-		DefaultJobTimeout: w.DefaultJobTimeout,
-		TimeoutGrace:      w.TimeoutGrace,
-		NotFoundGrace:     w.PollNotFoundGrace,
-		ModelCacheTTL:     w.ModelCacheTTL,
-		RetryBase:         w.RetryBase,
-		RetryCap:          w.RetryCap,
-		GroupSize:         w.PollGroupSize,
+		ReconcileDelay:       w.ReconcileDelay,
+		DefaultJobTimeout:    w.DefaultJobTimeout,
+		TimeoutGrace:         w.TimeoutGrace,
+		NotFoundGrace:        w.PollNotFoundGrace,
+		ModelCacheTTL:        w.ModelCacheTTL,
+		RetryBase:            w.RetryBase,
+		RetryCap:             w.RetryCap,
+		GroupSize:            w.PollGroupSize,
+		AccountMaxJobsPerDay: w.AccountMaxJobsDay,
 		Poll: tasks.PollTiming{
 			HintSong:        w.PollHintSong,
 			HintTrain:       w.PollHintTrain,

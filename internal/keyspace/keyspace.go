@@ -122,5 +122,9 @@ func (k Keys) GroupJobs(customID string) string { return k.base() + "group-jobs:
 // ListCap is the most jobs the service was seen to return in one ListJobs answer.
 func (k Keys) ListCap() string { return k.base() + "list-cap" }
 
+// AccountJobs counts the jobs created on a UTC day (2006-01-02), across batches,
+// for ACCOUNT_MAX_JOBS_PER_DAY.
+func (k Keys) AccountJobs(day string) string { return k.base() + "account-jobs:" + day }
+
 // Once is the marker of Store.TryOnce.
 func (k Keys) Once(name string) string { return k.base() + "once:" + name }

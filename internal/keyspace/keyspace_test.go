@@ -29,6 +29,7 @@ func TestKeyNames(t *testing.T) {
 		k.GroupJobs("sbg-1"):        "{singbatch}:group-jobs:sbg-1",
 		k.ListCap():                 "{singbatch}:list-cap",
 		k.BatchParked("b1"):         "{singbatch}:batch-parked:b1",
+		k.AccountJobs("2026-12-02"): "{singbatch}:account-jobs:2026-12-02",
 		k.EnqueueRun("r1"):          "{singbatch}:enqueue-run:r1",
 		Keys{Prefix: "x"}.Batches(): "{x}:batches",
 	} {

@@ -15,7 +15,7 @@ type apiBatch struct {
 	URL     string           `json:"url"`
 	Created time.Time        `json:"created"`
 	Total   int64            `json:"total"`
-	Done    int64            `json:"done"` // items in a final state (completed or failed)
+	Done    int64            `json:"done"` // items in a final state (completed, failed or canceled)
 	Counts  map[string]int64 `json:"counts"`
 }
 

@@ -52,7 +52,7 @@ type batchCollector struct {
 
 func newBatchCollector(store *batch.Store, scrub scrubber) *batchCollector {
 	return &batchCollector{store: store, scrub: scrub, desc: prometheus.NewDesc("singbatch_batch_items",
-		"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed).",
+		"Items of a batch in each state (pending, waiting, submitting, submitted, completed, failed, canceled).",
 		[]string{"batch", "state"}, nil)}
 }
 

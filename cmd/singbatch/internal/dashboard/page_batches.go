@@ -61,7 +61,7 @@ func withQuery(u string, v url.Values) string {
 func (d *Dashboard) newBatchView(b batch.BatchRecord) batchView {
 	v := batchView{
 		Name: d.scrub.clean(b.Name), URL: batchURL(b.Name), Created: b.Created, Total: b.Total,
-		Done: b.Counts[batch.StateCompleted] + b.Counts[batch.StateFailed],
+		Done: b.Finished(),
 	}
 	for _, st := range batch.States() {
 		v.Counts = append(v.Counts, stateCount{st, b.Counts[st]})

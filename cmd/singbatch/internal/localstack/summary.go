@@ -74,6 +74,9 @@ func (s *Stack) Summarize(rec batch.BatchRecord, done bool) error {
 // stateCounts is "6 completed, 1 failed" (the final states, then any other non-zero).
 func stateCounts(rec batch.BatchRecord) string {
 	parts := []string{fmt.Sprintf("%d completed", rec.Counts[batch.StateCompleted]), fmt.Sprintf("%d failed", rec.Counts[batch.StateFailed])}
+	if n := rec.Counts[batch.StateCanceled]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d canceled", n))
+	}
 	for _, st := range batch.States() {
 		if n := rec.Counts[st]; n > 0 && !st.Final() {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))

@@ -39,7 +39,7 @@ func (s *Stack) Watch(ctx context.Context) (rec batch.BatchRecord, done bool, er
 			}
 			return rec, false, fmt.Errorf("run: %w", err)
 		}
-		fin := rec.Counts[batch.StateCompleted] + rec.Counts[batch.StateFailed]
+		fin := rec.Finished()
 		p := progress.Progress{Name: rec.Name, Done: fin, Total: rec.Total, Failed: rec.Counts[batch.StateFailed],
 			Rate: meter.Observe(time.Now(), fin)}
 		if tty {

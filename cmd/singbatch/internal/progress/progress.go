@@ -11,11 +11,12 @@ import (
 
 // Progress is a batch's progress at one moment.
 type Progress struct {
-	Name   string
-	Done   int64   // items in a final state
-	Total  int64   // items in the batch
-	Failed int64   // of Done, how many failed
-	Rate   float64 // items finished per second; 0 when unknown
+	Name     string
+	Done     int64   // items in a final state
+	Total    int64   // items in the batch
+	Failed   int64   // of Done, how many failed
+	Canceled int64   // of Done, how many were canceled
+	Rate     float64 // items finished per second; 0 when unknown
 	// Learned is the time left by the durations learned from the service, for a batch
 	// with no rate yet (status learns it); 0 when unknown.
 	Learned time.Duration
@@ -84,6 +85,9 @@ func Bar(p Progress, width int) string {
 func (p Progress) tail(b *strings.Builder) {
 	if p.Failed > 0 {
 		fmt.Fprintf(b, "  %d failed", p.Failed)
+	}
+	if p.Canceled > 0 {
+		fmt.Fprintf(b, "  %d canceled", p.Canceled)
 	}
 	if p.Finished() {
 		b.WriteString("  finished")

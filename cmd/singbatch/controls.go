@@ -7,13 +7,18 @@ import (
 	"github.com/singbatch/singbatch/tasks"
 )
 
-// pauseCommand stops new submissions of a batch; resumeCommand lets them go on.
+// pauseCommand stops new submissions of a batch; resumeCommand lets them go on;
+// cancelCommand ends the items not sent yet.
 func pauseCommand() command {
 	return command{name: "pause", summary: "stop sending a batch's items (jobs already sent are still followed)", run: runPause}
 }
 
 func resumeCommand() command {
 	return command{name: "resume", summary: "send a paused batch's items again", run: runResume}
+}
+
+func cancelCommand() command {
+	return command{name: "cancel", summary: "end a batch: items not sent yet become canceled (jobs already sent are followed)", run: runCancel}
 }
 
 func runPause(ctx context.Context, e env, args []string) error {
@@ -49,11 +54,40 @@ func runResume(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := tasks.Resume(ctx, store, queue, name)
+	n, err := tasks.Controls{Store: store, Queue: queue}.Resume(ctx, name)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "batch %s resumed: %s queued again\n", name, plural(n, "parked item"))
+	return nil
+}
+
+func runCancel(ctx context.Context, e env, args []string) error {
+	name, a, err := batchCommand(e, "cancel", args, "Every item of the batch that no job was sent for becomes canceled, a final state, and\n"+
+		"no worker sends anything more for it. The service cannot cancel a job: those already\n"+
+		"sent are followed to their end and recorded. Safe to repeat; `singbatch retry --batch\n"+
+		"NAME --state canceled` takes the canceled items back.")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = a.Close() }()
+	store, err := a.store()
+	if err != nil {
+		return err
+	}
+	queue, err := a.queue()
+	if err != nil {
+		return err
+	}
+	log, err := a.logger()
+	if err != nil {
+		return err
+	}
+	n, err := tasks.Controls{Store: store, Queue: queue, Log: log}.Cancel(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "batch %s canceled: %s canceled; jobs already sent are followed to their end\n", name, plural(n, "item"))
 	return nil
 }
 
