@@ -137,6 +137,7 @@ type batchStatus struct {
 	Canceled  bool           `json:"canceled"`
 	MaxJobs   int64          `json:"maxJobs,omitempty"` // 0: no cap
 	Jobs      int64          `json:"jobs"`              // jobs created (paid), retries included
+	Calls     int64          `json:"upstreamCalls"`     // upstream calls spent on its items
 	Parked    int64          `json:"parked"`            // items held back
 	HeldBy    string         `json:"heldBy,omitempty"`  // why, when parked over a cap: batch or account
 	Manifests []manifestJSON `json:"manifests"`
@@ -167,7 +168,7 @@ func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress.Prog
 func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchStatus {
 	st := batchStatus{Batch: b.Name, Created: b.Created.UTC().Format(time.RFC3339Nano), Total: b.Total,
 		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Paused: b.Paused, Canceled: b.Canceled,
-		MaxJobs: b.MaxJobs, Jobs: b.Jobs, Parked: b.Parked, HeldBy: b.HeldBy, Manifests: []manifestJSON{}}
+		MaxJobs: b.MaxJobs, Jobs: b.Jobs, Calls: b.Calls, Parked: b.Parked, HeldBy: b.HeldBy, Manifests: []manifestJSON{}}
 	for _, state := range batch.States() {
 		st.Counts[string(state)] = b.Counts[state]
 	}
