@@ -46,15 +46,11 @@ func runResume(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer func() { _ = a.Close() }()
-	store, err := a.store()
+	c, err := a.controls()
 	if err != nil {
 		return err
 	}
-	queue, err := a.queue()
-	if err != nil {
-		return err
-	}
-	n, err := tasks.Controls{Store: store, Queue: queue}.Resume(ctx, name)
+	n, err := c.Resume(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -71,19 +67,11 @@ func runCancel(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer func() { _ = a.Close() }()
-	store, err := a.store()
+	c, err := a.controls()
 	if err != nil {
 		return err
 	}
-	queue, err := a.queue()
-	if err != nil {
-		return err
-	}
-	log, err := a.logger()
-	if err != nil {
-		return err
-	}
-	n, err := tasks.Controls{Store: store, Queue: queue, Log: log}.Cancel(ctx, name)
+	n, err := c.Cancel(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -106,4 +94,21 @@ func batchCommand(e env, name string, args []string, help string) (string, *app,
 		return "", nil, usageError{name + ": --batch is required"}
 	}
 	return batchName, newApp(e), nil
+}
+
+// controls are the operator's controls on the app's Redis.
+func (a *app) controls() (tasks.Controls, error) {
+	store, err := a.store()
+	if err != nil {
+		return tasks.Controls{}, err
+	}
+	queue, err := a.queue()
+	if err != nil {
+		return tasks.Controls{}, err
+	}
+	log, err := a.logger()
+	if err != nil {
+		return tasks.Controls{}, err
+	}
+	return tasks.Controls{Store: store, Queue: queue, Log: log}, nil
 }
