@@ -51,6 +51,12 @@ type Controls struct {
 	Log   *zap.Logger // nil: none
 }
 
+// Pause stops new CreateJob calls for a batch on every worker: items about to be sent
+// park instead. It returns 0 (nothing is queued), like the other controls' counts.
+func (c Controls) Pause(ctx context.Context, name string) (int, error) {
+	return 0, c.Store.Pause(ctx, name)
+}
+
 // Resume lifts a batch's pause and queues again the items parked meanwhile; it
 // returns how many it queued.
 func (c Controls) Resume(ctx context.Context, name string) (int, error) {
@@ -88,30 +94,25 @@ func (c Controls) Cancel(ctx context.Context, name string) (int, error) {
 	if err := c.Store.Cancel(ctx, name); err != nil {
 		return 0, err
 	}
-	var unsent []batch.ItemRecord
-	err := c.Store.Items(ctx, name, []batch.State{batch.StatePending, batch.StateWaiting}, func(it batch.ItemRecord) error {
-		unsent = append(unsent, it)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("cancel %s: %w", name, err)
-	}
 	canceled := 0
 	rel := releaser{store: c.Store, queue: c.Queue, log: c.logger()}
-	for _, it := range unsent {
+	// Items pages by position, not by state: changing states as it goes is safe.
+	err := c.Store.Items(ctx, name, []batch.State{batch.StatePending, batch.StateWaiting}, func(it batch.ItemRecord) error {
 		ok, cur, err := c.Store.Transition(ctx, name, it.ID, it.Attempt,
 			[]batch.State{batch.StatePending, batch.StateWaiting}, batch.StateCanceled, batch.Update{Error: canceledReason})
 		if err != nil {
-			return canceled, fmt.Errorf("cancel %s: %w", name, err)
+			return err
 		}
 		if ok {
 			canceled++
 		}
 		if cur.Kind == batch.KindTrain && cur.State.Final() {
-			if err := rel.release(ctx, cur.Model); err != nil {
-				return canceled, fmt.Errorf("cancel %s: %w", name, err)
-			}
+			return rel.release(ctx, cur.Model)
 		}
+		return nil
+	})
+	if err != nil {
+		return canceled, fmt.Errorf("cancel %s: %w", name, err)
 	}
 	if err := c.Store.ClearParked(ctx, name); err != nil {
 		return canceled, err

@@ -145,7 +145,11 @@ func TestJobCapsAreExact(t *testing.T) {
 	}
 	// Still at the cap: nothing is handed back. Workers with a higher cap hand them back
 	// (these, still at 30, park them again).
-	if n, err := b.h.unparkAccountHeld(ctx); n != 0 || err != nil {
+	batches, err := b.store.Batches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.h.unparkAccountHeld(ctx, batches); n != 0 || err != nil {
 		t.Errorf("unpark at the cap = %d, %v; want 0", n, err)
 	}
 	raised := b.cfg.settings
@@ -154,7 +158,7 @@ func TestJobCapsAreExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := h2.unparkAccountHeld(ctx); n != 35 || err != nil {
+	if n, err := h2.unparkAccountHeld(ctx, batches); n != 35 || err != nil {
 		t.Errorf("unpark under a raised cap = %d, %v; want 35", n, err)
 	}
 	waitFor(t, 20*time.Second, "the other batch's 35 parked again", held("other", 35))

@@ -56,16 +56,21 @@ func TestEstimateQuantiles(t *testing.T) {
 	}
 }
 
+// spread90to105 is a learned class of 64 jobs of 90 to 105 s.
+func spread90to105() Estimate {
+	var ds []time.Duration
+	for i := range 64 {
+		ds = append(ds, time.Duration(90+i%16)*time.Second)
+	}
+	return estimateOf(ds...)
+}
+
 // A learned class: first poll at the widened p90 after creation, second just past the
 // longest job (from startedAt when PROCESSING was seen), then back off with the age.
 func TestKnownSchedule(t *testing.T) {
 	t.Parallel()
 	p := defaultTiming(t)
-	var ds []time.Duration
-	for i := range 64 {
-		ds = append(ds, time.Duration(90+i%16)*time.Second) // 90..105 s
-	}
-	e := estimateOf(ds...)
+	e := spread90to105()
 	s := pollState{submitted: tStart}
 	first := p.knownTarget(s, e)
 	if want := tStart.Add(e.firstPoll(0.9)); !first.Equal(want) || first.Sub(tStart) < 100*time.Second {
@@ -103,11 +108,7 @@ func TestKnownSchedule(t *testing.T) {
 func TestGroupSchedule(t *testing.T) {
 	t.Parallel()
 	p := defaultTiming(t)
-	var ds []time.Duration
-	for i := range 64 {
-		ds = append(ds, time.Duration(90+i%16)*time.Second) // 90..105 s
-	}
-	e := estimateOf(ds...)
+	e := spread90to105()
 	s := pollState{submitted: tStart}
 	first := p.groupTarget(s, e)
 	if got := first.Sub(tStart); got > 90*time.Second || got < 85*time.Second {

@@ -51,7 +51,6 @@ func (h *Handlers) submit(ctx context.Context, ref ItemRef, last bool) error {
 	}
 	switch rec.State {
 	case batch.StateCompleted, batch.StateFailed, batch.StateCanceled:
-		h.noteFinal(ctx, rec) // a redelivery after a crash before the end was looked at
 		if rec.Kind == batch.KindTrain {
 			// A redelivery after a crash between failing the training and releasing
 			// its waiters (nothing to do otherwise: releasing is idempotent).

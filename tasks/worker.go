@@ -126,7 +126,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	var watchers sync.WaitGroup
 	defer watchers.Wait()
-	watchers.Go(func() { w.h.watchAccountCap(ctx) })
+	watchers.Go(func() { w.h.watchBatches(ctx) })
 	<-ctx.Done()
 	return nil
 }

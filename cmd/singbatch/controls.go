@@ -7,76 +7,58 @@ import (
 	"github.com/singbatch/singbatch/tasks"
 )
 
-// pauseCommand stops new submissions of a batch; resumeCommand lets them go on;
-// cancelCommand ends the items not sent yet.
+// The operator's controls of a batch: each takes --batch NAME, acts through
+// tasks.Controls, and says what it did.
 func pauseCommand() command {
-	return command{name: "pause", summary: "stop sending a batch's items (jobs already sent are still followed)", run: runPause}
+	return controlCommand("pause", "stop sending a batch's items (jobs already sent are still followed)",
+		"Every worker stops sending the batch's items within a second: an item about to be\n"+
+			"sent is parked instead. Jobs already at the service are still polled and recorded.\n"+
+			"Safe to repeat; `singbatch resume` undoes it.",
+		tasks.Controls.Pause, func(name string, _ int) string {
+			return fmt.Sprintf("batch %s paused: no new job is sent; jobs already sent are followed to their end", name)
+		})
 }
 
 func resumeCommand() command {
-	return command{name: "resume", summary: "send a paused batch's items again", run: runResume}
+	return controlCommand("resume", "send a paused batch's items again",
+		"Lifts the pause and queues every item parked meanwhile again. Safe to repeat.",
+		tasks.Controls.Resume, func(name string, n int) string {
+			return fmt.Sprintf("batch %s resumed: %s queued again", name, plural(n, "parked item"))
+		})
 }
 
 func cancelCommand() command {
-	return command{name: "cancel", summary: "end a batch: items not sent yet become canceled (jobs already sent are followed)", run: runCancel}
+	return controlCommand("cancel", "end a batch: items not sent yet become canceled (jobs already sent are followed)",
+		"Every item of the batch that no job was sent for becomes canceled, a final state, and\n"+
+			"no worker sends anything more for it. The service cannot cancel a job: those already\n"+
+			"sent are followed to their end and recorded. Safe to repeat; `singbatch retry --batch\n"+
+			"NAME --state canceled` takes the canceled items back.",
+		tasks.Controls.Cancel, func(name string, n int) string {
+			return fmt.Sprintf("batch %s canceled: %s canceled; jobs already sent are followed to their end", name, plural(n, "item"))
+		})
 }
 
-func runPause(ctx context.Context, e env, args []string) error {
-	name, a, err := batchCommand(e, "pause", args, "Every worker stops sending the batch's items within a second: an item about to be\n"+
-		"sent is parked instead. Jobs already at the service are still polled and recorded.\n"+
-		"Safe to repeat; `singbatch resume` undoes it.")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = a.Close() }()
-	store, err := a.store()
-	if err != nil {
-		return err
-	}
-	if err := store.Pause(ctx, name); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "batch %s paused: no new job is sent; jobs already sent are followed to their end\n", name)
-	return nil
-}
-
-func runResume(ctx context.Context, e env, args []string) error {
-	name, a, err := batchCommand(e, "resume", args, "Lifts the pause and queues every item parked meanwhile again. Safe to repeat.")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = a.Close() }()
-	c, err := a.controls()
-	if err != nil {
-		return err
-	}
-	n, err := c.Resume(ctx, name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "batch %s resumed: %s queued again\n", name, plural(n, "parked item"))
-	return nil
-}
-
-func runCancel(ctx context.Context, e env, args []string) error {
-	name, a, err := batchCommand(e, "cancel", args, "Every item of the batch that no job was sent for becomes canceled, a final state, and\n"+
-		"no worker sends anything more for it. The service cannot cancel a job: those already\n"+
-		"sent are followed to their end and recorded. Safe to repeat; `singbatch retry --batch\n"+
-		"NAME --state canceled` takes the canceled items back.")
-	if err != nil {
-		return err
-	}
-	defer func() { _ = a.Close() }()
-	c, err := a.controls()
-	if err != nil {
-		return err
-	}
-	n, err := c.Cancel(ctx, name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "batch %s canceled: %s canceled; jobs already sent are followed to their end\n", name, plural(n, "item"))
-	return nil
+// controlCommand is a command that runs one control on the batch of --batch and prints
+// done(name, the count the control returned).
+func controlCommand(name, summary, help string, act func(tasks.Controls, context.Context, string) (int, error),
+	done func(batch string, n int) string) command {
+	return command{name: name, summary: summary, run: func(ctx context.Context, e env, args []string) error {
+		batchName, a, err := batchCommand(e, name, args, help)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = a.Close() }()
+		c, err := a.controls()
+		if err != nil {
+			return err
+		}
+		n, err := act(c, ctx, batchName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, done(batchName, n))
+		return nil
+	}}
 }
 
 // batchCommand parses the flags of a command that takes only --batch, then opens the app.

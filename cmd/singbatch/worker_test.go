@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
@@ -104,11 +105,16 @@ func TestWorkerCommandConfiguration(t *testing.T) {
 		{"short callback secret", []string{"CALLBACK_URL=https://h/sb", "CALLBACK_SECRET=short"}, "CALLBACK_SECRET"},
 		{"secret without URL", []string{"CALLBACK_SECRET=" + strings.Repeat("s", 32)}, "CALLBACK_URL is not"},
 		{"relative callback URL", []string{"CALLBACK_URL=/sb", "CALLBACK_SECRET=" + strings.Repeat("s", 32)}, "CALLBACK_URL"},
+		{"notify secret not whsec_", []string{"NOTIFY_SECRET=plain-S3CR3T-0123456789abcdef"}, `NOTIFY_SECRET: must be "whsec_"`},
+		{"short notify key", []string{"NOTIFY_SECRET=whsec_" + base64.StdEncoding.EncodeToString([]byte("S3CR3T-short"))}, "NOTIFY_SECRET: a key of 12 bytes"},
+		{"negative account cap", []string{"ACCOUNT_MAX_JOBS_PER_DAY=-1"}, "AccountMaxJobsPerDay -1"},
 	} {
 		b := newCLI(t, append(append([]string{}, vars...), c.vars...)...)
 		_, _, err := b.run(t.Context(), "", "worker")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.want)
+		} else if strings.Contains(err.Error(), "S3CR3T") {
+			t.Errorf("%s: the error shows the secret: %v", c.name, err)
 		}
 	}
 	b := newCLI(t, vars...)
