@@ -7,7 +7,7 @@
 -- ARGV[1] attempt, ARGV[2] account cap a day (0: none), ARGV[3] the day counter's TTL
 -- (seconds), ARGV[4] 'claim', or 'check' to hold back as a claim would but not claim,
 -- then field, value pairs to set.
--- Returns {code, item as HGETALL, request}: 1 claimed (or free to, for a check), 0
+-- Returns {code, item as HGETALL, request, the batch's priority}: 1 claimed (or free to, for a check), 0
 -- not this attempt or not pending/waiting, 2 parked (paused), 3 canceled (the caller records it), 4 parked
 -- (the batch's cap), 5 parked (the account's cap); {-2} when there is no such item.
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id')
@@ -15,7 +15,8 @@ if not cur[1] then
   return {-2}
 end
 local function reply(code)
-  return {code, redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or ''}
+  return {code, redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '',
+    redis.call('HGET', KEYS[4], 'priority') or ''}
 end
 -- A check of a submitting item (about to send its CreateJob again, none having been
 -- created) heeds pause and cancel; its job was counted when it was claimed.

@@ -25,6 +25,7 @@ type BatchRecord struct {
 	Ended     time.Time       // when its last item became final (Store.MarkEnded); zero: not ended
 	Notify    string          // sealed URL its end is announced to; "" none
 	Notified  string          // webhook id of the last notification delivered
+	Priority  Priority        // rank of its CreateJobs (enqueue --priority)
 }
 
 // ManifestRead is what AddItems did with one manifest file, over all its reads.
@@ -57,6 +58,7 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 	b.Paused = rec["paused"] == "1"
 	b.Canceled = rec["canceled"] == "1"
 	b.HeldBy = rec["heldBy"]
+	b.Priority = priorityField(rec["priority"])
 	b.Notify, b.Notified = rec["notify"], rec["notified"]
 	if rec["endedAt"] != "" {
 		ms, err := strconv.ParseInt(rec["endedAt"], 10, 64)

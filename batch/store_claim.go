@@ -62,43 +62,46 @@ const accountDayTTL = 48 * time.Hour
 // the day's) are one script, so no job is ever created past a cap or after a pause
 // or cancel was recorded, however many workers claim at once.
 func (s *Store) Claim(ctx context.Context, batch, id string, attempt int, customID string, caps ClaimCaps) (ClaimOutcome, ItemRecord, error) {
-	return s.claim(ctx, batch, id, attempt, "claim", caps,
+	o, rec, _, err := s.claim(ctx, batch, id, attempt, "claim", caps,
 		fieldCustomID, customID, fieldUpdatedAt, s.nowMs())
+	return o, rec, err
 }
 
 // CheckHold is Claim without the claim: whether the batch would hold the item back
 // (and parks it if so), so that a submission does not wait for a rate-limit token for
-// an item that cannot be sent.
-func (s *Store) CheckHold(ctx context.Context, batch, id string, attempt int, caps ClaimCaps) (ClaimOutcome, error) {
-	o, _, err := s.claim(ctx, batch, id, attempt, "check", caps)
-	return o, err
+// an item that cannot be sent. It also returns the batch's priority, which the
+// submission waits for its token at.
+func (s *Store) CheckHold(ctx context.Context, batch, id string, attempt int, caps ClaimCaps) (ClaimOutcome, Priority, error) {
+	o, _, p, err := s.claim(ctx, batch, id, attempt, "check", caps)
+	return o, p, err
 }
 
-func (s *Store) claim(ctx context.Context, batch, id string, attempt int, mode string, caps ClaimCaps, pairs ...any) (ClaimOutcome, ItemRecord, error) {
+func (s *Store) claim(ctx context.Context, batch, id string, attempt int, mode string, caps ClaimCaps, pairs ...any) (ClaimOutcome, ItemRecord, Priority, error) {
 	keys := []string{s.keys.Item(batch, id), s.keys.ItemRequest(batch, id), s.keys.BatchCounts(batch),
 		s.keys.Batch(batch), s.keys.BatchParked(batch), s.keys.AccountJobs(UTCDay(s.clock()))}
 	args := append([]any{strconv.Itoa(attempt), caps.AccountPerDay, int64(accountDayTTL / time.Second), mode}, pairs...)
 	reply, err := s.claimScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
-		return NotClaimed, ItemRecord{}, fmt.Errorf("claim %s/%s: %w", batch, id, err)
+		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, err)
 	}
 	code, _ := reply[0].(int64)
 	if code == -2 {
-		return NotClaimed, ItemRecord{}, fmt.Errorf("claim %s/%s: %w", batch, id, ErrItemNotFound)
+		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, ErrItemNotFound)
 	}
-	if len(reply) != 3 || code < 0 || code > int64(ParkedAccountCap) {
-		return NotClaimed, ItemRecord{}, fmt.Errorf("claim %s/%s: unexpected script reply %v", batch, id, reply)
+	if len(reply) != 4 || code < 0 || code > int64(ParkedAccountCap) {
+		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: unexpected script reply %v", batch, id, reply)
 	}
 	h, err := pairsToMap(reply[1])
 	if err != nil {
-		return NotClaimed, ItemRecord{}, fmt.Errorf("claim %s/%s: %w", batch, id, err)
+		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, err)
 	}
 	req, _ := reply[2].(string)
 	rec, err := itemFromHash(keys[0], h, req)
 	if err != nil {
-		return NotClaimed, ItemRecord{}, fmt.Errorf("claim %s/%s: %w", batch, id, err)
+		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, err)
 	}
-	return ClaimOutcome(code), rec, nil
+	prio, _ := reply[3].(string)
+	return ClaimOutcome(code), rec, priorityField(prio), nil
 }
 
 // RefundJob takes back the count of a claim whose CreateJob was refused for good (no

@@ -89,7 +89,7 @@ func TestClaimHeedsPauseAndCancel(t *testing.T) {
 	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", songItems("s", 3)); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := s.CheckHold(ctx, "b1", "s000001", 1, ClaimCaps{}); o != Claimed || err != nil {
+	if o, _, err := s.CheckHold(ctx, "b1", "s000001", 1, ClaimCaps{}); o != Claimed || err != nil {
 		t.Errorf("check of a free item = %v, %v", o, err)
 	}
 	if b, _ := s.Batch(ctx, "b1"); b.Jobs != 0 || b.Counts[StatePending] != 3 {

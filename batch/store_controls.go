@@ -2,8 +2,11 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Operator controls of a batch, all read by Claim in the step that claims an item:
@@ -51,6 +54,20 @@ func (s *Store) SetMaxJobs(ctx context.Context, name string, n int64) error {
 		v = strconv.FormatInt(n, 10)
 	}
 	return s.setBatchFlag(ctx, name, "set max jobs of", "maxJobs", v)
+}
+
+// SetPriority sets a batch's priority: its items' next CreateJobs wait at it.
+func (s *Store) SetPriority(ctx context.Context, name string, p Priority) error {
+	return s.setBatchFlag(ctx, name, "set priority of", "priority", string(p))
+}
+
+// Priority is a batch's priority (normal for a batch without one, or none at all).
+func (s *Store) Priority(ctx context.Context, name string) (Priority, error) {
+	v, err := s.rdb.HGet(ctx, s.keys.Batch(name), "priority").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return PriorityNormal, fmt.Errorf("batch %s: priority: %w", name, err)
+	}
+	return priorityField(v), nil
 }
 
 // Unpark returns the ids of a batch's parked items, for their submit tasks to be

@@ -19,12 +19,12 @@ const canceledReason = "canceled before a job was sent: its batch was canceled"
 // hold asks whether the item's batch holds it back before its CreateJob (paused,
 // canceled, over a cap), and parks or cancels it if so. Checked before the rate-limit
 // token is taken, which a held item would waste; Claim checks again in its own step.
-func (h *Handlers) hold(ctx context.Context, rec batch.ItemRecord) (bool, error) {
-	o, err := h.store.CheckHold(ctx, rec.Batch, rec.ID, rec.Attempt, h.caps())
+func (h *Handlers) hold(ctx context.Context, rec batch.ItemRecord) (bool, batch.Priority, error) {
+	o, prio, err := h.store.CheckHold(ctx, rec.Batch, rec.ID, rec.Attempt, h.caps())
 	if err != nil {
-		return false, fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
+		return false, prio, fmt.Errorf("submit %s/%s: %w", rec.Batch, rec.ID, err)
 	}
-	return o.Held(), h.held(ctx, rec, o)
+	return o.Held(), prio, h.held(ctx, rec, o)
 }
 
 // held acts on a claim's outcome that held the item back.
@@ -134,6 +134,10 @@ func (c Controls) logger() *zap.Logger {
 func (c Controls) requeue(ctx context.Context, name string, ids []string, why string) (int, error) {
 	// A task id of its own: the parking task may not have ended yet.
 	suffix := ":" + why + ":" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+	prio, err := c.Store.Priority(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", why, name, err)
+	}
 	queued := 0
 	for _, id := range ids {
 		rec, err := c.Store.Item(ctx, name, id)
@@ -143,7 +147,7 @@ func (c Controls) requeue(ctx context.Context, name string, ids []string, why st
 		if rec.State.Final() {
 			continue
 		}
-		task, err := NewSubmitTask(refOf(rec), rec.Kind)
+		task, err := NewSubmitTask(refOf(rec), rec.Kind, prio)
 		if err != nil {
 			return queued, err
 		}
@@ -158,7 +162,7 @@ func (c Controls) requeue(ctx context.Context, name string, ids []string, why st
 // applyBatchOptions records an enqueue run's settings of its batch (cap, notification),
 // creating the batch if need be, before the run queues any of its items.
 func applyBatchOptions(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions) error {
-	if opts.MaxJobs == nil && opts.Notify == "" {
+	if opts.MaxJobs == nil && opts.Notify == "" && opts.Priority == nil {
 		return nil
 	}
 	if _, err := store.CreateBatch(ctx, opts.Batch); err != nil {
@@ -166,6 +170,11 @@ func applyBatchOptions(ctx context.Context, store *batch.Store, q TaskEnqueuer, 
 	}
 	if opts.Notify != "" {
 		if err := store.SetNotify(ctx, opts.Batch, opts.Notify); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+	}
+	if opts.Priority != nil {
+		if err := store.SetPriority(ctx, opts.Batch, *opts.Priority); err != nil {
 			return fmt.Errorf("enqueue: %w", err)
 		}
 	}

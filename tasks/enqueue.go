@@ -46,6 +46,9 @@ type EnqueueOptions struct {
 	// MaxJobs, when set, caps the jobs created for the batch, retries included (0: no
 	// cap); set before any item is queued. Nil leaves the batch's cap as it is.
 	MaxJobs *int64
+	// Priority, when set, is the batch's priority (enqueue --priority); set before any
+	// item is queued. Nil leaves it as it is (normal for a new batch).
+	Priority *batch.Priority
 	// Notify, when set, is the sealed URL (NotifySecret.SealURL) the batch's end is
 	// posted to; set before any item is queued.
 	Notify string
@@ -134,14 +137,18 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 	if err := applyBatchOptions(ctx, store, q, opts); err != nil {
 		return res, err
 	}
-	e := newEnqueuer(ctx, store, q, opts)
+	prio, err := store.Priority(ctx, opts.Batch)
+	if err != nil {
+		return res, fmt.Errorf("enqueue: %w", err)
+	}
+	e := newEnqueuer(ctx, store, q, opts, prio)
 	if err := e.open(); err != nil {
 		e.wait(err)
 		return res, err
 	}
 	readErr := e.read(withoutTaken(manifest.Read(opts.Manifests, stdin, opts.Format, manifest.WithoutDuplicateCheck()),
 		opts.ServiceModels, false))
-	err := e.wait(readErr)
+	err = e.wait(readErr)
 	e.result(&res)
 	if res.Added > 0 {
 		// New items: the batch's next end is a new one, announced again.
@@ -181,7 +188,8 @@ type enqueuer struct {
 	store  *batch.Store
 	q      TaskEnqueuer
 	opts   EnqueueOptions
-	run    string // this run's token (batch.AddRun)
+	run    string         // this run's token (batch.AddRun)
+	prio   batch.Priority // the batch's: its tasks' queue
 
 	jobs chan submitJob
 	wg   sync.WaitGroup
@@ -193,9 +201,9 @@ type enqueuer struct {
 	stopRenewal func()          // ends the lease's renewal
 }
 
-func newEnqueuer(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions) *enqueuer {
+func newEnqueuer(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions, prio batch.Priority) *enqueuer {
 	ctx, cancel := context.WithCancelCause(ctx)
-	e := &enqueuer{ctx: ctx, cancel: cancel, store: store, q: q, opts: opts,
+	e := &enqueuer{ctx: ctx, cancel: cancel, store: store, q: q, opts: opts, prio: prio,
 		run: rand.Text(), jobs: make(chan submitJob, enqueueChunk), models: map[string]bool{}, stopRenewal: func() {}}
 	e.wg.Add(opts.Workers)
 	for range opts.Workers {
@@ -379,7 +387,7 @@ func (e *enqueuer) work() {
 
 // submit enqueues one pending item's task.
 func (e *enqueuer) submit(j submitJob) error {
-	t, err := NewSubmitTask(ItemRef{Batch: e.opts.Batch, Item: j.id, Attempt: j.attempt}, j.kind)
+	t, err := NewSubmitTask(ItemRef{Batch: e.opts.Batch, Item: j.id, Attempt: j.attempt}, j.kind, e.prio)
 	if err != nil {
 		return err
 	}

@@ -276,7 +276,7 @@ func (b *bundle) enqueueAll(batchName string) {
 	b.t.Helper()
 	ctx := context.Background()
 	err := b.store.Items(ctx, batchName, nil, func(r batch.ItemRecord) error {
-		task, err := NewSubmitTask(refOf(r), r.Kind)
+		task, err := NewSubmitTask(refOf(r), r.Kind, batch.PriorityNormal)
 		if err != nil {
 			return err
 		}
@@ -328,7 +328,7 @@ func (b *bundle) item(batchName, id string) batch.ItemRecord {
 func (b *bundle) submitTask(batchName, id string) *asynq.Task {
 	b.t.Helper()
 	rec := b.item(batchName, id)
-	task, err := NewSubmitTask(refOf(rec), rec.Kind)
+	task, err := NewSubmitTask(refOf(rec), rec.Kind, batch.PriorityNormal)
 	if err != nil {
 		b.t.Fatal(err)
 	}

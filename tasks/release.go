@@ -116,8 +116,12 @@ func (h releaser) releaseOne(ctx context.Context, m batch.ModelRecord, w batch.W
 			continue
 		}
 		ref := refOf(rec)
+		var prio batch.Priority
+		if prio, err = h.store.Priority(ctx, rec.Batch); err != nil {
+			continue
+		}
 		var t *asynq.Task
-		if t, err = NewSubmitTask(ref, rec.Kind); err != nil {
+		if t, err = NewSubmitTask(ref, rec.Kind, prio); err != nil {
 			return err
 		}
 		id := SubmitTaskID(ref) + ":release:" + m.Name + ":" + strconv.FormatInt(int64(batch.UnixMillisOf(m.UpdatedAt)), 10)

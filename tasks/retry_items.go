@@ -82,8 +82,12 @@ func RetryItems(ctx context.Context, store *batch.Store, q TaskEnqueuer, batchNa
 			return res, fmt.Errorf("retry: %w", err)
 		}
 	}
+	prio, err := store.Priority(ctx, batchName)
+	if err != nil {
+		return res, fmt.Errorf("retry: %w", err)
+	}
 	for _, rec := range retried {
-		t, err := NewSubmitTask(refOf(rec), rec.Kind)
+		t, err := NewSubmitTask(refOf(rec), rec.Kind, prio)
 		if err != nil {
 			return res, err
 		}
@@ -137,9 +141,13 @@ func ResumeItems(ctx context.Context, store *batch.Store, q TaskEnqueuer, batchN
 		}
 	}
 	stamp := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	prio, err := store.Priority(ctx, batchName)
+	if err != nil {
+		return res, fmt.Errorf("resume: %w", err)
+	}
 	for _, r := range recs {
 		ref := refOf(r)
-		t, err := NewSubmitTask(ref, r.Kind)
+		t, err := NewSubmitTask(ref, r.Kind, prio)
 		if err != nil {
 			return res, err
 		}

@@ -393,14 +393,14 @@ func (b *bundle) enqueueRetained(batchName string) (taskKeys map[ItemRef]string)
 	ctx := context.Background()
 	taskKeys = map[ItemRef]string{}
 	err := b.store.Items(ctx, batchName, nil, func(r batch.ItemRecord) error {
-		task, err := NewSubmitTask(refOf(r), r.Kind)
+		task, err := NewSubmitTask(refOf(r), r.Kind, batch.PriorityNormal)
 		if err != nil {
 			return err
 		}
 		if _, err := b.queue.EnqueueContext(ctx, task, asynq.Retention(time.Hour)); err != nil {
 			return err
 		}
-		taskKeys[refOf(r)] = asynqTaskKey(QueueFor(r.Kind), SubmitTaskID(refOf(r)))
+		taskKeys[refOf(r)] = asynqTaskKey(QueueFor(r.Kind, batch.PriorityNormal), SubmitTaskID(refOf(r)))
 		return nil
 	})
 	if err != nil {

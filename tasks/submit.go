@@ -10,6 +10,7 @@ import (
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/ctxtime"
+	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -74,11 +75,12 @@ func (h *Handlers) start(ctx context.Context, rec batch.ItemRecord) error {
 			return err
 		}
 	}
-	if held, err := h.hold(ctx, rec); held || err != nil {
+	held, prio, err := h.hold(ctx, rec)
+	if held || err != nil {
 		return err
 	}
 	// Wait for the rate limit before claiming: the claim's CreateJob must leave at once.
-	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
+	ctx, release, err := h.prepay(limiter.WithPriority(ctx, limiterPriority(prio)), upstream.ActionCreateJob)
 	defer release()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -166,4 +168,15 @@ func (h *Handlers) giveUpSubmit(ctx context.Context, ref ItemRef, cause error) e
 // logSubmitted notes an item's job, created or adopted.
 func (h *Handlers) logSubmitted(rec batch.ItemRecord, how string) {
 	h.log.Info("item submitted", append(itemFields(rec), zap.String("how", how))...)
+}
+
+// limiterPriority is the rank a batch's CreateJobs wait at in the account's limiter.
+func limiterPriority(p batch.Priority) limiter.Priority {
+	switch p {
+	case batch.PriorityHigh:
+		return limiter.PriorityHigh
+	case batch.PriorityLow:
+		return limiter.PriorityLow
+	}
+	return limiter.PriorityNormal
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/ctxtime"
+	"github.com/singbatch/singbatch/tasks/limiter"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -139,10 +140,11 @@ func (h *Handlers) reconcile(ctx context.Context, rec batch.ItemRecord, last boo
 			"gave up after %d runs: no job exists under customId %s", runNumber(ctx), rec.CustomID))
 	}
 	// No job exists for the claim: sending it again heeds a pause or cancel since.
-	if held, err := h.hold(ctx, rec); held || err != nil {
+	held, prio, err := h.hold(ctx, rec)
+	if held || err != nil {
 		return err
 	}
-	ctx, release, err := h.prepay(ctx, upstream.ActionCreateJob)
+	ctx, release, err := h.prepay(limiter.WithPriority(ctx, limiterPriority(prio)), upstream.ActionCreateJob)
 	defer release()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -122,7 +122,11 @@ func (h *Handlers) waitForRun(ctx context.Context, rec batch.ItemRecord) (bool, 
 		}
 	}
 	due := h.now().Add(lease + runRecheckMargin)
-	t, err := NewSubmitTask(refOf(rec), rec.Kind)
+	prio, err := h.store.Priority(ctx, rec.Batch)
+	if err != nil {
+		return false, fmt.Errorf("wait for model %s: %w", rec.Model, err)
+	}
+	t, err := NewSubmitTask(refOf(rec), rec.Kind, prio)
 	if err != nil {
 		return false, err
 	}

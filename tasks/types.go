@@ -30,11 +30,15 @@ const (
 	QueueTrain = "train"
 	QueueSongs = "songs"
 	QueuePoll  = "poll"
+	// Batches of priority high and low (enqueue --priority) have a queue each, for both
+	// kinds: a high batch's items must not wait behind a normal backlog to be picked.
+	QueueHigh = "high"
+	QueueLow  = "low"
 )
 
 // QueuePriorities are the default weights of the worker's queues.
 func QueuePriorities() map[string]int {
-	return map[string]int{QueuePoll: 4, QueueTrain: 3, QueueSongs: 2}
+	return map[string]int{QueuePoll: 4, QueueHigh: 6, QueueTrain: 3, QueueSongs: 2, QueueLow: 1}
 }
 
 // ItemRef names one attempt of one item. Payloads carry only references: the request
@@ -88,8 +92,15 @@ func (p *PollPayload) setState(class string, s pollState) {
 	}
 }
 
-// QueueFor returns the queue an item's submission goes to.
-func QueueFor(kind batch.Kind) string {
+// QueueFor returns the queue an item's submission goes to, by its batch's priority
+// and its kind.
+func QueueFor(kind batch.Kind, prio batch.Priority) string {
+	switch prio {
+	case batch.PriorityHigh:
+		return QueueHigh
+	case batch.PriorityLow:
+		return QueueLow
+	}
 	if kind == batch.KindTrain {
 		return QueueTrain
 	}
@@ -107,11 +118,12 @@ func PollTaskID(p PollPayload) string {
 	return "poll:" + p.Batch + ":" + p.Item + ":" + strconv.Itoa(p.Attempt) + ":" + strconv.Itoa(p.Poll)
 }
 
-// NewSubmitTask builds the task that submits one attempt of an item.
-func NewSubmitTask(ref ItemRef, kind batch.Kind) (*asynq.Task, error) {
+// NewSubmitTask builds the task that submits one attempt of an item of a batch of
+// priority prio.
+func NewSubmitTask(ref ItemRef, kind batch.Kind, prio batch.Priority) (*asynq.Task, error) {
 	return newTask(SubmitPayload{ItemRef: ref},
 		asynq.TaskID(SubmitTaskID(ref)),
-		asynq.Queue(QueueFor(kind)),
+		asynq.Queue(QueueFor(kind, prio)),
 		asynq.MaxRetry(maxRetry),
 	)
 }

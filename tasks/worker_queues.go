@@ -38,7 +38,7 @@ func ParseQueues(s string) (map[string]int, error) {
 
 // checkQueues requires singbatch queues only, at least one, each with a positive weight.
 func checkQueues(q map[string]int) error {
-	known := []string{QueuePoll, QueueTrain, QueueSongs}
+	known := []string{QueuePoll, QueueHigh, QueueTrain, QueueSongs, QueueLow}
 	if len(q) == 0 {
 		return fmt.Errorf("no queue to serve (the queues are %s)", strings.Join(known, ", "))
 	}

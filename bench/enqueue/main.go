@@ -386,7 +386,7 @@ func bareChild(ctx context.Context, spec string) error {
 				if i%100 == 0 {
 					kind = batch.KindTrain
 				}
-				t, err := tasks.NewSubmitTask(tasks.ItemRef{Batch: "bench", Item: fmt.Sprintf("x%07d", i), Attempt: 1}, kind)
+				t, err := tasks.NewSubmitTask(tasks.ItemRef{Batch: "bench", Item: fmt.Sprintf("x%07d", i), Attempt: 1}, kind, batch.PriorityNormal)
 				if err == nil {
 					_, err = c.EnqueueContext(ctx, t)
 				}

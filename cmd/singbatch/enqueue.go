@@ -26,24 +26,38 @@ type enqueueFlags struct {
 	// maxJobs caps the batch's jobs when set (maxJobsSet): -max-jobs 0 lifts a cap.
 	maxJobs    int64
 	maxJobsSet bool
-	notify     string // URL the batch's end is posted to
+	notify     string          // URL the batch's end is posted to
+	priority   *batch.Priority // when given: the batch's priority
 }
 
 func parseEnqueueFlags(e env, args []string) (enqueueFlags, error) {
 	var f enqueueFlags
 	var format string
-	fs := newFlagSet(e, "enqueue", "--batch NAME [--dry-run] [--strict] [--format jsonl|csv] [--max-jobs N] [--notify URL] FILE... (FILE - reads standard input)")
+	fs := newFlagSet(e, "enqueue", "--batch NAME [--dry-run] [--strict] [--format jsonl|csv] [--max-jobs N] [--priority high|normal|low] [--notify URL] FILE... (FILE - reads standard input)")
 	fs.StringVar(&f.batch, "batch", "", "the batch `NAME` (required): letters, digits, '_', '-', '.'")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "validate and print the plan (items, models, upstream calls, time); write nothing")
 	fs.BoolVar(&f.strict, "strict", false, "enqueue nothing if any line is invalid (default: enqueue the valid lines)")
 	fs.StringVar(&format, "format", "", "manifest format `jsonl|csv` (default: by file extension; for -, by content: JSON Lines if it starts with {, else CSV)")
 	fs.Int64Var(&f.maxJobs, "max-jobs", 0, "cap the jobs created for the batch at `N`, retries included (0: no cap); enqueueing again with another N changes it")
+	var priority string
+	fs.StringVar(&priority, "priority", "", "`high|normal|low`: a high batch's items are submitted before normal and low ones (default normal; enqueueing again with another one changes it)")
 	fs.StringVar(&f.notify, "notify", "", "when the batch's last item is final, POST its summary to `URL`, signed with NOTIFY_SECRET (Standard Webhooks)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return f, err
 	}
-	fs.Visit(func(fl *flag.Flag) { f.maxJobsSet = f.maxJobsSet || fl.Name == "max-jobs" })
+	var prioritySet bool
+	fs.Visit(func(fl *flag.Flag) {
+		f.maxJobsSet = f.maxJobsSet || fl.Name == "max-jobs"
+		prioritySet = prioritySet || fl.Name == "priority"
+	})
+	if prioritySet {
+		p, err := batch.ParsePriority(priority)
+		if err != nil {
+			return f, usageError{"enqueue: --priority: " + err.Error()}
+		}
+		f.priority = &p
+	}
 	if f.maxJobs < 0 {
 		return f, usageError{fmt.Sprintf("enqueue: --max-jobs %d: must not be negative (0: no cap)", f.maxJobs)}
 	}
@@ -105,6 +119,7 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		Format:      f.format,
 		Strict:      f.strict,
 		MaxJobs:     f.maxJobsPtr(),
+		Priority:    f.priority,
 		Notify:      sealed,
 		OnLineError: onLineError,
 		OnRefused:   func(r batch.Refused) { fmt.Fprintln(e.stderr, r.String()) },

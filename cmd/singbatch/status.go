@@ -135,6 +135,7 @@ type batchStatus struct {
 	Finished  bool           `json:"finished"`
 	Paused    bool           `json:"paused"`
 	Canceled  bool           `json:"canceled"`
+	Priority  string         `json:"priority"`          // high, normal or low
 	MaxJobs   int64          `json:"maxJobs,omitempty"` // 0: no cap
 	Jobs      int64          `json:"jobs"`              // jobs created (paid), retries included
 	Calls     int64          `json:"upstreamCalls"`     // upstream calls spent on its items
@@ -168,7 +169,8 @@ func (s *statusView) progressOf(b batch.BatchRecord, rate float64) progress.Prog
 func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchStatus {
 	st := batchStatus{Batch: b.Name, Created: b.Created.UTC().Format(time.RFC3339Nano), Total: b.Total,
 		Done: p.Done, Counts: map[string]int64{}, Rate: p.Rate, Finished: p.Finished(), Paused: b.Paused, Canceled: b.Canceled,
-		MaxJobs: b.MaxJobs, Jobs: b.Jobs, Calls: b.Calls, Parked: b.Parked, HeldBy: b.HeldBy, Manifests: []manifestJSON{}}
+		Priority: b.Priority.String(),
+		MaxJobs:  b.MaxJobs, Jobs: b.Jobs, Calls: b.Calls, Parked: b.Parked, HeldBy: b.HeldBy, Manifests: []manifestJSON{}}
 	for _, state := range batch.States() {
 		st.Counts[string(state)] = b.Counts[state]
 	}

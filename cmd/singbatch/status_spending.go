@@ -18,6 +18,9 @@ func writeSpending(b *strings.Builder, rec batch.BatchRecord) {
 	if done := rec.Finished(); done > 0 {
 		fmt.Fprintf(b, " (%.2f per finished item)", float64(rec.Calls)/float64(done))
 	}
+	if rec.Priority != batch.PriorityNormal {
+		fmt.Fprintf(b, "; priority %s", rec.Priority)
+	}
 	if rec.Parked > 0 {
 		fmt.Fprintf(b, "; %d items held back: %s", rec.Parked, heldReason(rec))
 	}

@@ -52,7 +52,7 @@ func (b *cliBundle) addSongs(name string, ids ...string) {
 	}
 	q := asynq.NewClientFromRedisClient(b.rdb)
 	for _, id := range ids {
-		task, err := tasks.NewSubmitTask(tasks.ItemRef{Batch: name, Item: id, Attempt: 1}, batch.KindSong)
+		task, err := tasks.NewSubmitTask(tasks.ItemRef{Batch: name, Item: id, Attempt: 1}, batch.KindSong, batch.PriorityNormal)
 		if err != nil {
 			b.t.Fatal(err)
 		}

@@ -26,6 +26,14 @@
 //     fraction. The marker matters when the ticket holder is farther from Redis than the
 //     borrowers: without it, they would win every race for the slot.
 //
+// Priorities (batch priority, enqueue --priority) order the submit share's waiters.
+// In a process, the turn to talk to Redis goes to the highest priority waiting, and a
+// holder that sleeps hands it over when a higher one arrives. Across processes, a
+// submit waiter denied by the account bucket says until when it waits ("prio:<name>"),
+// and a waiter of a lower priority yields while such a mark is fresh. Neither starves a
+// lower priority: a priority passed over StarveAfter times in a row gets the next turn,
+// and a waiter that has yielded for StarveAfter intervals stops yielding.
+//
 // Why redis_rate and no Lua of our own: each bucket is one atomic GCRA script on Redis
 // time, and the two steps reserved → account need no atomicity, because a ticket is kept
 // (across waiters of the share in this process) until the account bucket grants, so no

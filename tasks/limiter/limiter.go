@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,7 @@ const (
 	limFieldPausedUntil = "paused_until" // unix ms; no call before it
 	limFieldDecreasedAt = "decreased_at" // unix ms of the last decrease
 	limFieldPending     = "pending:"     // + share: unix ms until which a ticket holder waits
+	limFieldPriority    = "prio:"        // + priority: unix ms until which a submit waiter of it waits
 )
 
 // ShareFor maps an upstream action to its share.
@@ -102,6 +104,7 @@ type ShareStats struct {
 	Granted  int64 // Wait calls that returned nil
 	Delayed  int64 // of those, how many had to sleep first
 	Borrowed int64 // of those, how many were beyond the share's guarantee
+	Yielded  int64 // of those, how many first yielded to a higher priority of another process
 }
 
 // Limiter is the account-wide, adaptive, two-share rate limiter. It satisfies
@@ -126,17 +129,17 @@ type Limiter struct {
 	canceled, errs, throttled, decreases atomic.Int64
 }
 
-// limiterShare is one share's in-process side. Only the waiter holding sem talks to
-// Redis for the share; the others queue on sem, which keeps Redis traffic to one loop
-// per share per process however many goroutines wait.
+// limiterShare is one share's in-process side. Only the waiter holding the turn talks
+// to Redis for the share; the others queue for it (by priority), which keeps Redis
+// traffic to one loop per share per process however many goroutines wait.
 type limiterShare struct {
 	name, other string
 	fraction    float64
 	bucket      string
-	sem         chan struct{}
-	ticket      bool // guarded by sem: a reserved token taken and not yet used
+	turns       *turns
+	ticket      bool // guarded by the turn: a reserved token taken and not yet used
 
-	granted, delayed, borrowed atomic.Int64
+	granted, delayed, borrowed, yielded atomic.Int64
 }
 
 // New checks the options and returns a Limiter. It does no I/O.
@@ -167,9 +170,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	l.window = newLimiterWindow(rdb, opts.Keys.RateWindow(), opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
 	l.shares = map[string]*limiterShare{
 		ShareSubmit: {name: ShareSubmit, other: SharePoll, fraction: opts.SubmitShare,
-			bucket: opts.Keys.RateLimit(ShareSubmit), sem: make(chan struct{}, 1)},
+			bucket: opts.Keys.RateLimit(ShareSubmit), turns: newTurns()},
 		SharePoll: {name: SharePoll, other: ShareSubmit, fraction: 1 - opts.SubmitShare,
-			bucket: opts.Keys.RateLimit(SharePoll), sem: make(chan struct{}, 1)},
+			bucket: opts.Keys.RateLimit(SharePoll), turns: newTurns()},
 	}
 	return l, nil
 }
@@ -260,21 +263,28 @@ func (o Options) withDefaults() (Options, error) {
 // function to call once the call has ended (its reply read, or failed); calling it more
 // than once is harmless. It returns ctx.Err() when ctx ends first, ErrUnknownAction for
 // an action of no share, and a wrapped error when Redis fails (the caller decides
-// whether to call anyway).
+// whether to call anyway). Submit calls wait at the context's priority (WithPriority).
 func (l *Limiter) Wait(ctx context.Context, action string) (func(), error) {
 	name, err := ShareFor(action)
 	if err != nil {
 		return nil, err
 	}
 	sh := l.shares[name]
-	select {
-	case sh.sem <- struct{}{}:
-	case <-ctx.Done():
-		l.canceled.Add(1)
-		return nil, ctx.Err()
+	prio := PriorityNormal
+	if name == ShareSubmit {
+		prio = PriorityOf(ctx)
 	}
-	defer func() { <-sh.sem }()
-	if err := l.waitBuckets(ctx, sh); err != nil {
+	if err := sh.turns.acquire(ctx, prio); err != nil {
+		l.canceled.Add(1)
+		return nil, err
+	}
+	held := true
+	defer func() {
+		if held {
+			sh.turns.release()
+		}
+	}()
+	if err := l.waitBuckets(ctx, sh, prio, &held); err != nil {
 		return nil, err
 	}
 	release, err := l.window.take(ctx, l.opts.Sleep)
@@ -289,15 +299,18 @@ func (l *Limiter) Wait(ctx context.Context, action string) (func(), error) {
 	return release, nil
 }
 
-// waitBuckets waits for a grant of the GCRA buckets. The caller holds sh.sem.
-func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare) error {
+// waitBuckets waits for a grant of the GCRA buckets. The caller holds sh's turn
+// (*held); between attempts the turn goes to a waiter of a higher priority, if one has
+// come, and *held says whether it came back.
+func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priority, held *bool) error {
 	delayed := false
+	var yielded time.Duration // spent yielding to a higher priority of another process
 	for {
 		if err := ctx.Err(); err != nil {
 			l.canceled.Add(1)
 			return err
 		}
-		wait, err := l.attempt(ctx, sh)
+		wait, yield, err := l.attempt(ctx, sh, prio, yielded)
 		if err != nil {
 			if ctx.Err() != nil {
 				l.canceled.Add(1)
@@ -311,12 +324,27 @@ func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare) error {
 			if delayed {
 				sh.delayed.Add(1)
 			}
+			if yielded > 0 {
+				sh.yielded.Add(1)
+			}
 			return nil
 		}
 		delayed = true
+		if yield {
+			yielded += wait
+		}
 		if err := l.opts.Sleep(ctx, wait); err != nil {
 			l.canceled.Add(1)
 			return err
+		}
+		if sh.turns.higherWaiting(prio) {
+			sh.turns.release()
+			*held = false
+			if err := sh.turns.acquire(ctx, prio); err != nil {
+				l.canceled.Add(1)
+				return err
+			}
+			*held = true
 		}
 	}
 }
@@ -324,19 +352,37 @@ func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare) error {
 // limiterMinWait keeps a denied waiter from spinning on a retry of a few microseconds.
 const limiterMinWait = 200 * time.Microsecond
 
-// attempt tries once to get a grant for sh; it returns 0 when granted, else how long to
-// sleep before the next attempt. The caller holds sh.sem.
-func (l *Limiter) attempt(ctx context.Context, sh *limiterShare) (time.Duration, error) {
+// attempt tries once to get a grant for sh at priority prio; it returns 0 when granted,
+// else how long to sleep before the next attempt and whether that is to yield to a
+// higher priority's waiter of another process (which it does until it has yielded for
+// StarveAfter intervals). The caller holds sh's turn.
+func (l *Limiter) attempt(ctx context.Context, sh *limiterShare, prio Priority, yielded time.Duration) (time.Duration, bool, error) {
 	st, err := l.state(ctx)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	now := l.opts.Now()
 	if now.Before(st.pausedUntil) {
-		return st.pausedUntil.Sub(now), nil
+		return st.pausedUntil.Sub(now), false, nil
 	}
 	eff := l.opts.Margin * st.rateAt(now, l.aimd)
 	interval := time.Duration(float64(time.Second) / eff)
+	ranked := sh.name == ShareSubmit
+	if ranked && prio > PriorityHigh && yielded < StarveAfter*interval {
+		until, err := l.higherPending(ctx, prio)
+		if err != nil {
+			return 0, false, err
+		}
+		if now.Before(until) {
+			return max(limiterMinWait, min(until.Sub(now), interval)), true, nil
+		}
+	}
+	wait, err := l.tryBuckets(ctx, sh, prio, now, eff, interval)
+	return wait, false, err
+}
+
+// tryBuckets is attempt's try of the buckets (see the package comment).
+func (l *Limiter) tryBuckets(ctx context.Context, sh *limiterShare, prio Priority, now time.Time, eff float64, interval time.Duration) (time.Duration, error) {
 
 	laneRetry := time.Duration(math.MaxInt64)
 	if !sh.ticket {
@@ -373,14 +419,20 @@ func (l *Limiter) attempt(ctx context.Context, sh *limiterShare) (time.Duration,
 		return 0, nil
 	}
 	wait := res.RetryAfter
+	// Half an interval past the retry: long enough to cover our next attempt, short
+	// enough that the others are back for the slot after it.
+	until := now.Add(wait + interval/2).UnixMilli()
+	var marks []any
 	if sh.ticket {
-		// Half an interval past the retry: long enough to cover our next attempt, short
-		// enough that borrowers are back for the slot after it.
-		if err := l.markPending(ctx, sh.name, now.Add(wait+interval/2)); err != nil {
-			return 0, err
-		}
+		marks = append(marks, limFieldPending+sh.name, until)
 	} else {
 		wait = min(wait, laneRetry) // come back for a ticket as soon as there is one
+	}
+	if sh.name == ShareSubmit && prio < PriorityLow {
+		marks = append(marks, limFieldPriority+prio.String(), until)
+	}
+	if err := l.mark(ctx, marks...); err != nil {
+		return 0, err
 	}
 	return max(limiterMinWait, wait), nil
 }
@@ -426,11 +478,38 @@ func (l *Limiter) pendingUntil(ctx context.Context, name string) (time.Time, err
 	return time.UnixMilli(ms), nil
 }
 
-func (l *Limiter) markPending(ctx context.Context, name string, until time.Time) error {
+// higherPending is until when a waiter of a priority higher than p says it waits.
+func (l *Limiter) higherPending(ctx context.Context, p Priority) (time.Time, error) {
+	var fields []string
+	for q := PriorityHigh; q < p; q++ {
+		fields = append(fields, limFieldPriority+q.String())
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
 	defer cancel()
-	if err := l.rdb.HSet(ctx, l.opts.Keys.RateState(), limFieldPending+name, until.UnixMilli()).Err(); err != nil {
-		return fmt.Errorf("limiter: mark %s pending: %w", name, err)
+	vals, err := l.rdb.HMGet(ctx, l.opts.Keys.RateState(), fields...).Result()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("limiter: read pending priorities: %w", err)
+	}
+	var latest int64
+	for _, v := range vals {
+		if s, ok := v.(string); ok {
+			if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+				latest = max(latest, ms)
+			}
+		}
+	}
+	return time.UnixMilli(latest), nil
+}
+
+// mark sets fields of the state hash (field, unix ms pairs): who waits until when.
+func (l *Limiter) mark(ctx context.Context, pairs ...any) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
+	defer cancel()
+	if err := l.rdb.HSet(ctx, l.opts.Keys.RateState(), pairs...).Err(); err != nil {
+		return fmt.Errorf("limiter: mark waiters: %w", err)
 	}
 	return nil
 }
@@ -438,7 +517,8 @@ func (l *Limiter) markPending(ctx context.Context, name string, until time.Time)
 // Stats returns this process's counters.
 func (l *Limiter) Stats() Stats {
 	s := func(sh *limiterShare) ShareStats {
-		return ShareStats{Granted: sh.granted.Load(), Delayed: sh.delayed.Load(), Borrowed: sh.borrowed.Load()}
+		return ShareStats{Granted: sh.granted.Load(), Delayed: sh.delayed.Load(), Borrowed: sh.borrowed.Load(),
+			Yielded: sh.yielded.Load()}
 	}
 	return Stats{
 		Submit:    s(l.shares[ShareSubmit]),

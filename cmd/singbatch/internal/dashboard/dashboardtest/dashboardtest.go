@@ -151,11 +151,11 @@ func (b *Bundle) seedTasks(t *testing.T) {
 		b.TaskIDs[info.Queue] = append(b.TaskIDs[info.Queue], info.ID)
 	}
 	ref := func(id string) tasks.ItemRef { return tasks.ItemRef{Batch: Batch, Item: id, Attempt: 1} }
-	enqueue(tasks.NewSubmitTask(ref("s1"), batch.KindSong))
-	enqueue(tasks.NewSubmitTask(ref("s2"), batch.KindSong))
+	enqueue(tasks.NewSubmitTask(ref("s1"), batch.KindSong, batch.PriorityNormal))
+	enqueue(tasks.NewSubmitTask(ref("s2"), batch.KindSong, batch.PriorityNormal))
 	enqueue(tasks.NewPollTask(tasks.PollPayload{ItemRef: ref("s4"), JobID: "job-s4", Poll: 1}, time.Hour))
 	enqueue(tasks.NewPollTask(tasks.PollPayload{ItemRef: ref("t3"), JobID: "job-t3", Poll: 1}, 0))
-	enqueue(tasks.NewSubmitTask(ref("t2"), batch.KindTrain))
+	enqueue(tasks.NewSubmitTask(ref("t2"), batch.KindTrain, batch.PriorityNormal))
 
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypePoll, func(context.Context, *asynq.Task) error {
