@@ -97,7 +97,7 @@ func (s *Store) Transition(ctx context.Context, batch, id string, attempt int, f
 	now := s.clock()
 	args := append([]any{strconv.Itoa(attempt), string(to), msString(now), u.Error, len(leave)}, leave...)
 	args = append(args, u.pairs(to, now)...)
-	ok, rec, err := s.runItemScript(ctx, s.transition, batch, id, args)
+	ok, rec, err := s.runItemScript(ctx, s.transition, batch, id, args, s.keys.BatchSeries(batch))
 	if err != nil {
 		return false, ItemRecord{}, fmt.Errorf("transition %s/%s to %s: %w", batch, id, to, err)
 	}
@@ -125,12 +125,13 @@ func (s *Store) NewAttempt(ctx context.Context, batch, id string, onlyFrom State
 	return ok, rec, nil
 }
 
-// runItemScript runs transition.lua or new_attempt.lua. A training's model is only
-// known inside the script; when it needs the model's keys it says so (-1) and is run
-// again with them, so every key a script touches is declared. The model of an item
-// never changes, so the second run sees the same one.
-func (s *Store) runItemScript(ctx context.Context, sc *redis.Script, batch, id string, args []any) (bool, ItemRecord, error) {
-	keys := []string{s.keys.Item(batch, id), s.keys.ItemRequest(batch, id), s.keys.BatchCounts(batch)}
+// runItemScript runs transition.lua or new_attempt.lua, with the item's keys, the
+// batch counts, then extra (the script's own), then the model's. A training's model is
+// only known inside the script; when it needs the model's keys it says so (-1) and is
+// run again with them, so every key a script touches is declared. The model of an
+// item never changes, so the second run sees the same one.
+func (s *Store) runItemScript(ctx context.Context, sc *redis.Script, batch, id string, args []any, extra ...string) (bool, ItemRecord, error) {
+	keys := append([]string{s.keys.Item(batch, id), s.keys.ItemRequest(batch, id), s.keys.BatchCounts(batch)}, extra...)
 	for try := 0; ; try++ {
 		reply, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
 		if err != nil {

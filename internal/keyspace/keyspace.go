@@ -111,6 +111,11 @@ func (k Keys) EnqueueRun(token string) string { return k.base() + "enqueue-run:"
 // item ids (batch.Store.ParkIfPaused); resuming queues them again.
 func (k Keys) BatchParked(name string) string { return k.base() + "batch-parked:" + name }
 
+// BatchSeries is a batch's activity over time, a hash: "f" + bucket -> items that
+// became final, "c" + bucket -> upstream calls spent, bucket = Unix seconds / 10
+// (batch.SeriesBucket). It expires a week after its last write.
+func (k Keys) BatchSeries(name string) string { return k.base() + "batch-series:" + name }
+
 // Group is the open submission group of a batch's class of work, a hash: seq, n,
 // opened (Unix ms), and "r:DIGEST" for each request in it (batch.Store.JoinGroup).
 func (k Keys) Group(batch, class string) string { return k.base() + "group:" + batch + ":" + class }
