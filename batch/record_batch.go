@@ -38,6 +38,19 @@ type ManifestRead struct {
 	Refused  int64
 }
 
+// HeldReason says why the batch's parked items wait, and what lets them go on.
+func (b BatchRecord) HeldReason() string {
+	switch {
+	case b.Paused:
+		return "batch paused (singbatch resume)"
+	case b.HeldBy == "batch":
+		return "the batch's job cap is reached (enqueue --max-jobs N raises it)"
+	case b.HeldBy == "account":
+		return "the account's daily job cap is reached (ACCOUNT_MAX_JOBS_PER_DAY; they go on the next UTC day)"
+	}
+	return "being queued again"
+}
+
 // Done reports whether every item of the batch is in a final state.
 func (b BatchRecord) Done() bool {
 	return b.Finished() == b.Total

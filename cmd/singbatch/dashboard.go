@@ -35,7 +35,7 @@ func parseDashboardFlags(e env, args []string) (dashboardFlags, error) {
 		"Beyond loopback it needs DASHBOARD_USER and DASHBOARD_PASSWORD (HTTP basic authentication;\n"+
 		"/healthz stays open for probes).")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address `HOST:PORT` (port 0 picks a free one)")
-	fs.BoolVar(&f.allowWrites, "allow-writes", false, "let the Asynq UI change tasks and queues (pause, delete, run, archive); only from the dashboard's own pages")
+	fs.BoolVar(&f.allowWrites, "allow-writes", false, "offer pause, resume and cancel on batch pages, and let the Asynq UI change tasks and queues (pause, delete, run, archive); only from the dashboard's own pages")
 	var readOnly bool
 	fs.BoolVar(&readOnly, "readonly", false, "no effect: the dashboard is read-only unless --allow-writes")
 	if err := parseFlags(fs, args); err != nil {
@@ -84,11 +84,21 @@ func runDashboard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var controls dashboard.Controls
+	if f.allowWrites {
+		c, err := a.controls()
+		if err != nil {
+			return err
+		}
+		controls = c
+	}
 	d, err := dashboard.New(dashboard.Options{
 		Store:        store,
 		Redis:        rdb,
 		RedisConnOpt: connOpt,
 		AllowWrites:  f.allowWrites,
+		Controls:     controls,
+		UpstreamRate: cfg.UpstreamRate,
 		Auth:         auth,
 		// The dashboard never needs the credentials; it only knows them to scrub them
 		// from anything it shows, in case one slipped into an error message.

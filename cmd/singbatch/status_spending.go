@@ -22,20 +22,7 @@ func writeSpending(b *strings.Builder, rec batch.BatchRecord) {
 		fmt.Fprintf(b, "; priority %s", rec.Priority)
 	}
 	if rec.Parked > 0 {
-		fmt.Fprintf(b, "; %d items held back: %s", rec.Parked, heldReason(rec))
+		fmt.Fprintf(b, "; %d items held back: %s", rec.Parked, rec.HeldReason())
 	}
 	b.WriteString("\n")
-}
-
-// heldReason says why a batch's parked items wait, and what lets them go on.
-func heldReason(rec batch.BatchRecord) string {
-	switch {
-	case rec.Paused:
-		return "batch paused (singbatch resume)"
-	case rec.HeldBy == "batch":
-		return "the batch's job cap is reached (enqueue --max-jobs N raises it)"
-	case rec.HeldBy == "account":
-		return "the account's daily job cap is reached (ACCOUNT_MAX_JOBS_PER_DAY; they go on the next UTC day)"
-	}
-	return "being queued again"
 }

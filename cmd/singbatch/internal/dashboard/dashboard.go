@@ -44,7 +44,14 @@ type Options struct {
 	// pause); off, it allows GET requests only. On, a change must come from the
 	// dashboard's own pages: a cross-site request is refused.
 	AllowWrites bool
-	Auth        Auth // empty: no authentication (loopback only)
+	// Controls carry out the batch page's pause, resume and cancel buttons, shown and
+	// served only with AllowWrites (required then).
+	Controls Controls
+	// UpstreamRate is the account's limit (UPSTREAM_RATE, req/s) drawn against the
+	// batch's requests; 0: unknown, not drawn.
+	UpstreamRate float64
+	Now          func() time.Time // default time.Now
+	Auth         Auth             // empty: no authentication (loopback only)
 	// Secrets are scrubbed from every string shown (defence in depth: the upstream
 	// client already sanitizes its errors, and payloads carry none).
 	Secrets []upstream.Secret
@@ -67,8 +74,14 @@ func New(o Options) (*Dashboard, error) {
 	if o.Store == nil || o.Redis == nil || o.RedisConnOpt == nil {
 		return nil, errors.New("dashboard: Store, Redis and RedisConnOpt are required")
 	}
+	if o.AllowWrites && o.Controls == nil {
+		return nil, errors.New("dashboard: AllowWrites needs Controls")
+	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -100,13 +113,16 @@ func New(o Options) (*Dashboard, error) {
 	d.mux.Handle("GET /batches/{name}", d.page(d.batchPage))
 	d.mux.Handle("GET /batch", d.page(d.batchPage)) // names "." and "..", see batchURL
 	d.mux.HandleFunc("GET /api/batches", d.batchesAPI)
+	if o.AllowWrites {
+		d.mux.HandleFunc("POST /control", d.control)
+	}
 	d.mux.Handle("GET /static/style.css", http.StripPrefix("/static/", http.FileServerFS(static)))
 	d.mux.HandleFunc("GET /healthz", d.healthz)
 	d.mux.Handle("GET /metrics", metrics)
 	d.mux.Handle(monitoringRoot+"/", d.scrub.asynqmonAPI(monitoringRoot+"/api/", d.mon))
-	// Only the Asynq UI takes requests that change anything; with writes allowed, a page
-	// of another site must not make the operator's browser send one (Sec-Fetch-Site,
-	// else Origin against Host).
+	// Only the Asynq UI and the batch page's controls take requests that change
+	// anything, with writes allowed; a page of another site must not make the
+	// operator's browser send one (Sec-Fetch-Site, else Origin against Host).
 	d.handler = o.Auth.wrap(http.NewCrossOriginProtection().Handler(d.mux))
 	return d, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/singbatch/singbatch/cmd/singbatch/internal/dashboard/dashboardtest"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
+	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -33,9 +34,15 @@ func handler(t *testing.T, b *dashboardtest.Bundle, allowWrites bool, auth Auth)
 		secrets = []upstream.Secret{upstream.NewSecret(dashboardtest.SecretID), upstream.NewSecret(dashboardtest.SecretKey),
 			upstream.NewSecret(dashboardtest.GatewaySecret)}
 	}
+	store := batch.NewStore(rdb, keyspace.Keys{Prefix: dashboardtest.Prefix}, nil)
+	var controls Controls
+	if allowWrites {
+		q := asynq.NewClientFromRedisClient(rdb)
+		controls = tasks.Controls{Store: store, Queue: q}
+	}
 	d, err := New(Options{
-		Store: batch.NewStore(rdb, keyspace.Keys{Prefix: dashboardtest.Prefix}, nil), Redis: rdb, RedisConnOpt: connOpt,
-		AllowWrites: allowWrites, Auth: auth, Secrets: secrets,
+		Store: store, Redis: rdb, RedisConnOpt: connOpt,
+		AllowWrites: allowWrites, Controls: controls, UpstreamRate: dashboardtest.UpstreamRate, Auth: auth, Secrets: secrets,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -105,9 +105,16 @@ func (d *Dashboard) batchPage(ctx context.Context, r *http.Request) (string, any
 		}
 		return withQuery(batchURL(name), v)
 	}
+	stats, err := d.newBatchStats(ctx, b)
+	if err != nil {
+		return "", nil, err
+	}
 	data := struct {
 		Title    string
 		Batch    batchView
+		Stats    batchStats
+		Writes   bool   // the control buttons are on
+		Did      string // what the control just done did, from its redirect
 		Filter   string // "" for all
 		Filters  []filterLink
 		Items    []itemView
@@ -116,7 +123,8 @@ func (d *Dashboard) batchPage(ctx context.Context, r *http.Request) (string, any
 		NextURL  string
 		From, To int   // positions shown, 1-based, within the filter
 		Of       int64 // items matching the filter
-	}{Title: "Batch " + d.scrub.clean(name), Batch: d.newBatchView(b), Items: items, Page: pageNo,
+	}{Title: "Batch " + d.scrub.clean(name), Batch: d.newBatchView(b), Stats: stats, Writes: d.opts.AllowWrites,
+		Did: didMessage(q.Get("did")), Items: items, Page: pageNo,
 		From: (pageNo-1)*itemsPerPage + 1, To: (pageNo-1)*itemsPerPage + len(items), Of: b.Total}
 	if filter != nil {
 		data.Filter = string(filter[0])

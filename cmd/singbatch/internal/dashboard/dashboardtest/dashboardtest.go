@@ -36,6 +36,10 @@ const (
 	EscBatch      = "escapes"
 	EscID         = `<img src=x onerror="window.pwned=1">`
 	EscError      = `<script>window.pwned=2</script> & "quoted"`
+	// UpstreamRate is the account's limit the dashboard is told of.
+	UpstreamRate = 10
+	// Calls are the upstream calls seeded on the batch's items (its series).
+	Calls = 7
 )
 
 // Bundle is what a dashboard test may use (river-style test bundle).
@@ -127,6 +131,11 @@ func (b *Bundle) seedItems(t *testing.T) {
 	for _, s := range steps {
 		if ok, _, err := b.Store.Transition(ctx, s.batch, s.id, 1, nil, s.to, s.u); err != nil || !ok {
 			t.Fatalf("seed %s/%s -> %s: ok=%v err=%v", s.batch, s.id, s.to, ok, err)
+		}
+	}
+	for i := range Calls {
+		if err := b.Store.AddCall(ctx, Batch, []string{"s4", "s5", "t1"}[i%3]); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
