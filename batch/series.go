@@ -74,3 +74,16 @@ func (s *Store) Series(ctx context.Context, name string) ([]SeriesPoint, error) 
 	}
 	return out, nil
 }
+
+// Recent sums the items finished and the calls of the buckets of ps that overlap the
+// window before now.
+func Recent(ps []SeriesPoint, now time.Time, window time.Duration) (finished, calls int64) {
+	from := now.Add(-window)
+	for _, p := range ps {
+		if p.Start.Add(SeriesStep).After(from) && !p.Start.After(now) {
+			finished += p.Finished
+			calls += p.Calls
+		}
+	}
+	return finished, calls
+}

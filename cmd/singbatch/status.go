@@ -80,6 +80,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	st.learn(ctx, bs)
+	st.readPace(ctx, bs)
 	return st.print(bs, nil)
 }
 
@@ -102,6 +103,7 @@ type statusView struct {
 	out   io.Writer
 	rate  float64 // UPSTREAM_RATE, for estimates from learned durations
 
+	pace       map[string]pace          // per batch: its recent activity (readPace)
 	learned    []tasks.ClassDuration    // what the workers learned (learn)
 	learnedETA map[string]time.Duration // per batch with no rate yet: its ETA by learned durations
 }
@@ -131,17 +133,22 @@ type batchStatus struct {
 	ETASeconds *float64 `json:"etaSeconds"` // null when unknown
 	// ETAFrom says what the ETA rests on: "rate" (items finished so far) or "learned"
 	// (nothing finished yet: the durations learned from the service).
-	ETAFrom   string         `json:"etaFrom,omitempty"`
-	Finished  bool           `json:"finished"`
-	Paused    bool           `json:"paused"`
-	Canceled  bool           `json:"canceled"`
-	Priority  string         `json:"priority"`          // high, normal or low
-	MaxJobs   int64          `json:"maxJobs,omitempty"` // 0: no cap
-	Jobs      int64          `json:"jobs"`              // jobs created (paid), retries included
-	Calls     int64          `json:"upstreamCalls"`     // upstream calls spent on its items
-	Parked    int64          `json:"parked"`            // items held back
-	HeldBy    string         `json:"heldBy,omitempty"`  // why, when parked over a cap: batch or account
-	Manifests []manifestJSON `json:"manifests"`
+	ETAFrom  string `json:"etaFrom,omitempty"`
+	Finished bool   `json:"finished"`
+	Paused   bool   `json:"paused"`
+	Canceled bool   `json:"canceled"`
+	Priority string `json:"priority"`          // high, normal or low
+	MaxJobs  int64  `json:"maxJobs,omitempty"` // 0: no cap
+	Jobs     int64  `json:"jobs"`              // jobs created (paid), retries included
+	Calls    int64  `json:"upstreamCalls"`     // upstream calls spent on its items
+	// ItemsPerMinute and RequestsPerSecond are its pace over the last 5 minutes;
+	// RateLimit is the account's (UPSTREAM_RATE) that the requests count against.
+	ItemsPerMinute    float64        `json:"itemsPerMinute"`
+	RequestsPerSecond float64        `json:"requestsPerSecond"`
+	RateLimit         float64        `json:"rateLimit"`
+	Parked            int64          `json:"parked"`           // items held back
+	HeldBy            string         `json:"heldBy,omitempty"` // why, when parked over a cap: batch or account
+	Manifests         []manifestJSON `json:"manifests"`
 }
 
 type manifestJSON struct {
@@ -174,6 +181,8 @@ func (s *statusView) statusJSON(b batch.BatchRecord, p progress.Progress) batchS
 	for _, state := range batch.States() {
 		st.Counts[string(state)] = b.Counts[state]
 	}
+	pc := s.pace[b.Name]
+	st.ItemsPerMinute, st.RequestsPerSecond, st.RateLimit = pc.itemsPerMinute, pc.requestsPerSecond, s.rate
 	if eta, ok := p.ETA(); ok {
 		secs := eta.Seconds()
 		st.ETASeconds, st.ETAFrom = &secs, p.ETAFrom()
@@ -243,6 +252,7 @@ func (s *statusView) print(bs []batch.BatchRecord, rates map[string]float64) err
 		}
 		b.WriteString("\n")
 		writeSpending(&b, rec)
+		s.writePace(&b, rec.Name)
 		for _, m := range rec.Manifests {
 			fmt.Fprintf(&b, "  manifest %s: %d added, %d found already in batch, %d refused, over all reads (last %s)\n",
 				m.File, m.Added, m.Existing, m.Refused, m.Last.UTC().Format(time.RFC3339))

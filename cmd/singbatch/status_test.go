@@ -64,6 +64,7 @@ func TestStatus(t *testing.T) {
 	assertText(t, "status --batch b1", cliMask(out), `batch b1: 3/5 done (60.0%), rate R/s (average since created), ETA E
   pending 1 waiting 0 submitting 0 submitted 1 completed 2 failed 1 canceled 0
   jobs created 0, upstream calls 0 (0.00 per finished item)
+  last 5 minutes: 0.6 items/min, 0.00 req/s of the account's 5 (UPSTREAM_RATE)
   manifest `+songs+`: 5 added, 0 found already in batch, 0 refused, over all reads (last TIME)
 `)
 
@@ -71,6 +72,7 @@ func TestStatus(t *testing.T) {
 	assertText(t, "status", cliMask(out), `batch b1: 3/5 done (60.0%), rate R/s (average since created), ETA E
   pending 1 waiting 0 submitting 0 submitted 1 completed 2 failed 1 canceled 0
   jobs created 0, upstream calls 0 (0.00 per finished item)
+  last 5 minutes: 0.6 items/min, 0.00 req/s of the account's 5 (UPSTREAM_RATE)
   manifest `+songs+`: 5 added, 0 found already in batch, 0 refused, over all reads (last TIME)
 batch b2: 0/2 done (0.0%), rate R/s (average since created), ETA unknown
   pending 2 waiting 0 submitting 0 submitted 0 completed 0 failed 0 canceled 0

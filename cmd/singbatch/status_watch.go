@@ -32,6 +32,7 @@ func (s *statusView) watch(ctx context.Context, tty bool) error {
 		if round == 0 {
 			s.learn(ctx, bs) // until a rate is measured
 		}
+		s.readPace(ctx, bs)
 		if len(bs) == 0 {
 			_, err := fmt.Fprintln(s.out, "no batches")
 			return err

@@ -60,7 +60,8 @@ func (d *Dashboard) newBatchStats(ctx context.Context, b batch.BatchRecord) (bat
 		return st, err
 	}
 	now := d.opts.Now()
-	finished, calls := recent(series, now)
+	finishedN, callsN := batch.Recent(series, now, rateWindow)
+	finished, calls := float64(finishedN), float64(callsN)
 	st.ItemsPerMinute = formatNumber(round1(finished / rateWindow.Minutes()))
 	st.RequestsPerSec = formatNumber(calls / rateWindow.Seconds())
 	st.Charts = batchCharts(series, now, d.opts.UpstreamRate)
@@ -90,18 +91,6 @@ func (d *Dashboard) newBatchStats(ctx context.Context, b batch.BatchRecord) (bat
 		}
 	}
 	return st, nil
-}
-
-// recent sums the finished items and calls of the buckets within rateWindow of now.
-func recent(ps []batch.SeriesPoint, now time.Time) (finished, calls float64) {
-	from := now.Add(-rateWindow)
-	for _, p := range ps {
-		if p.Start.Add(batch.SeriesStep).After(from) && !p.Start.After(now) {
-			finished += float64(p.Finished)
-			calls += float64(p.Calls)
-		}
-	}
-	return finished, calls
 }
 
 var errSampledEnough = errors.New("sampled enough")
