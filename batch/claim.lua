@@ -14,6 +14,16 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id')
 if not cur[1] then
   return {-2}
 end
+-- A parked item says why in its record ('held'); it forgets it when it leaves the set.
+local function park(code, why)
+  redis.call('SADD', KEYS[5], cur[3])
+  redis.call('HSET', KEYS[1], 'held', why)
+  return code
+end
+local function unpark()
+  redis.call('SREM', KEYS[5], cur[3])
+  redis.call('HDEL', KEYS[1], 'held')
+end
 local function reply(code)
   return {code, redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '',
     redis.call('HGET', KEYS[4], 'priority') or ''}
@@ -24,36 +34,33 @@ local resend = ARGV[4] == 'check' and cur[1] == 'submitting'
 local claiming = ARGV[4] == 'claim'
 if cur[2] ~= ARGV[1] or (cur[1] ~= 'pending' and cur[1] ~= 'waiting' and not resend) then
   if claiming and cur[2] == ARGV[1] and cur[1] ~= 'submitting' then
-    redis.call('SREM', KEYS[5], cur[3]) -- sent or ended by another run
+    unpark() -- sent or ended by another run
   end
   return reply(0)
 end
 
 local b = redis.call('HMGET', KEYS[4], 'paused', 'canceled', 'maxJobs', 'jobs')
 if b[2] == '1' then
-  redis.call('SREM', KEYS[5], cur[3])
+  unpark()
   return reply(3)
 end
 if b[1] == '1' then
-  redis.call('SADD', KEYS[5], cur[3])
-  return reply(2)
+  return reply(park(2, 'paused'))
 end
 if resend then
-  redis.call('SREM', KEYS[5], cur[3])
+  unpark()
   return reply(1)
 end
 local jobs = tonumber(b[4] or '0') or 0
 local maxJobs = tonumber(b[3] or '0') or 0
 if maxJobs > 0 and jobs >= maxJobs then
-  redis.call('SADD', KEYS[5], cur[3])
   redis.call('HSET', KEYS[4], 'heldBy', 'batch')
-  return reply(4)
+  return reply(park(4, 'batch cap'))
 end
 local cap = tonumber(ARGV[2])
 if cap > 0 and (tonumber(redis.call('GET', KEYS[6]) or '0') or 0) >= cap then
-  redis.call('SADD', KEYS[5], cur[3])
   redis.call('HSET', KEYS[4], 'heldBy', 'account')
-  return reply(5)
+  return reply(park(5, 'account cap'))
 end
 
 if not claiming then
@@ -61,7 +68,7 @@ if not claiming then
 end
 -- A parked item leaves the parked set only here, when it is sent (or above, when it
 -- is no longer to be sent): whoever hands parked items back cannot lose one.
-redis.call('SREM', KEYS[5], cur[3])
+unpark()
 local set = {'state', 'submitting'}
 for i = 5, #ARGV do
   set[#set + 1] = ARGV[i]

@@ -31,6 +31,7 @@ const (
 	fieldError        = "error"
 	fieldUpdatedAt    = "updatedAt"
 	fieldCalls        = "calls"
+	fieldHeld         = "held"
 )
 
 // ItemRecord is an item as stored: what to do (from the manifest) and how its current
@@ -68,6 +69,9 @@ type ItemRecord struct {
 	OutputPath       string
 	TrainedModel     string
 	Error            string // why the attempt failed
+	// Held says why the item waits unsent, parked by its batch (see Store.Claim):
+	// "paused", "batch cap" or "account cap"; "" when it is not held back.
+	Held string
 
 	Calls int64 // upstream calls spent on the item, every attempt (Store.AddCall)
 }
@@ -89,6 +93,7 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		OutputPath:       h[fieldOutputPath],
 		TrainedModel:     h[fieldTrainedModel],
 		Error:            h[fieldError],
+		Held:             h[fieldHeld],
 	}
 	var err error
 	if r.Calls, err = parseInt(h, fieldCalls); err != nil {

@@ -48,13 +48,15 @@ type ReportRow struct {
 	ProcessingSeconds *float64 `json:"processingSeconds"`
 	TotalSeconds      *float64 `json:"totalSeconds"`
 	Calls             int64    `json:"calls"` // upstream calls spent on the item, every attempt
+	// Held says why an item not sent yet waits: "paused", "batch cap" or "account cap".
+	Held string `json:"held,omitempty"`
 }
 
 // ReportColumns is the CSV header, in the order of ReportRow's fields.
 func ReportColumns() []string {
 	return []string{"id", "seq", "kind", "state", "attempt", "customId", "jobId", "model", "songName",
 		"outputRepository", "outputPath", "output", "trainedModel", "error", "origin",
-		"enqueuedAt", "submittedAt", "startedAt", "finishedAt", "queuedSeconds", "processingSeconds", "totalSeconds", "calls"}
+		"enqueuedAt", "submittedAt", "startedAt", "finishedAt", "queuedSeconds", "processingSeconds", "totalSeconds", "calls", "held"}
 }
 
 // NewReportRow turns a record into a report row.
@@ -69,7 +71,17 @@ func NewReportRow(r ItemRecord) ReportRow {
 		StartedAt: reportTime(r.StartedAt), FinishedAt: reportTime(r.FinishedAt),
 		QueuedSeconds: seconds(r.SubmittedAt, r.StartedAt), ProcessingSeconds: seconds(r.StartedAt, r.FinishedAt),
 		TotalSeconds: seconds(r.SubmittedAt, r.FinishedAt), Calls: r.Calls,
+		Held: heldOf(r),
 	}
+}
+
+// heldOf is why an item waits unsent; a record's mark left behind once the item moved
+// on (a canceled one) is not shown.
+func heldOf(r ItemRecord) string {
+	if r.State == StatePending || r.State == StateWaiting {
+		return r.Held
+	}
+	return ""
 }
 
 func (r ReportRow) csv() []string {
@@ -77,7 +89,7 @@ func (r ReportRow) csv() []string {
 		csvText(r.CustomID), csvText(r.JobID), csvText(r.Model), csvText(r.SongName), csvText(r.OutputRepository),
 		csvText(r.OutputPath), csvText(r.Output), csvText(r.TrainedModel), csvText(r.Error), csvText(r.Origin),
 		r.EnqueuedAt, r.SubmittedAt, r.StartedAt, r.FinishedAt, csvSeconds(r.QueuedSeconds),
-		csvSeconds(r.ProcessingSeconds), csvSeconds(r.TotalSeconds), strconv.FormatInt(r.Calls, 10)}
+		csvSeconds(r.ProcessingSeconds), csvSeconds(r.TotalSeconds), strconv.FormatInt(r.Calls, 10), r.Held}
 }
 
 // csvText defuses a text cell that a spreadsheet would run as a formula (OWASP "CSV

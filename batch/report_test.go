@@ -65,9 +65,9 @@ func TestWriteReportCSV(t *testing.T) {
 	if err := WriteReport(t.Context(), &buf, s, "b1", ReportCSV, []State{StateCompleted, StateFailed}); err != nil {
 		t.Fatal(err)
 	}
-	want := `id,seq,kind,state,attempt,customId,jobId,model,songName,outputRepository,outputPath,output,trainedModel,error,origin,enqueuedAt,submittedAt,startedAt,finishedAt,queuedSeconds,processingSeconds,totalSeconds,calls
-s1,1,song,completed,1,sb-b1-s1-1,job-1,default,out.mp3,repo1,/out/s1/out.mp3,repo1:/out/s1/out.mp3,,,songs.jsonl:1,2025-01-02T03:04:05.006Z,2025-01-02T03:04:07.006Z,2025-01-02T03:04:07.506Z,2025-01-02T03:04:08.006Z,0.500,0.500,1.000,2
-t1,2,train,failed,1,sb-b1-t1-1,,alice,,,,,,"InvalidParameter: ""url"", unreachable",train.jsonl:2,2025-01-02T03:04:05.006Z,,,2025-01-02T03:04:10.006Z,,,,0
+	want := `id,seq,kind,state,attempt,customId,jobId,model,songName,outputRepository,outputPath,output,trainedModel,error,origin,enqueuedAt,submittedAt,startedAt,finishedAt,queuedSeconds,processingSeconds,totalSeconds,calls,held
+s1,1,song,completed,1,sb-b1-s1-1,job-1,default,out.mp3,repo1,/out/s1/out.mp3,repo1:/out/s1/out.mp3,,,songs.jsonl:1,2025-01-02T03:04:05.006Z,2025-01-02T03:04:07.006Z,2025-01-02T03:04:07.506Z,2025-01-02T03:04:08.006Z,0.500,0.500,1.000,2,
+t1,2,train,failed,1,sb-b1-t1-1,,alice,,,,,,"InvalidParameter: ""url"", unreachable",train.jsonl:2,2025-01-02T03:04:05.006Z,,,2025-01-02T03:04:10.006Z,,,,0,
 `
 	if buf.String() != want {
 		t.Errorf("report:\n%s\nwant:\n%s", buf.String(), want)

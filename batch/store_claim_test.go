@@ -135,3 +135,53 @@ func TestClaimHeedsPauseAndCancel(t *testing.T) {
 		t.Error("claim of an unknown item succeeded")
 	}
 }
+
+// A parked item's record and report row say why it waits, until it is sent.
+func TestParkedItemSaysWhy(t *testing.T) {
+	t.Parallel()
+	s, _ := setupStore(t)
+	ctx := t.Context()
+	if _, err := s.AddItems(ctx, "b", "songs.jsonl", songItems("s", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMaxJobs(ctx, "b", 1); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(id string) ClaimOutcome {
+		t.Helper()
+		o, _, err := s.Claim(ctx, "b", id, 1, "c-"+id, ClaimCaps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	held := func(id string) string {
+		t.Helper()
+		rec, err := s.Item(ctx, "b", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewReportRow(rec).Held
+	}
+	if o := claim("s000000"); o != Claimed || held("s000000") != "" {
+		t.Fatalf("first claim %v, held %q", o, held("s000000"))
+	}
+	if o := claim("s000001"); o != ParkedBatchCap || held("s000001") != "batch cap" {
+		t.Errorf("over the cap: %v, held %q", o, held("s000001"))
+	}
+	if err := s.Pause(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if o := claim("s000002"); o != ParkedPaused || held("s000002") != "paused" {
+		t.Errorf("paused: %v, held %q", o, held("s000002"))
+	}
+	if _, err := s.Resume(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMaxJobs(ctx, "b", 0); err != nil {
+		t.Fatal(err)
+	}
+	if o := claim("s000001"); o != Claimed || held("s000001") != "" {
+		t.Errorf("sent after the cap was lifted: %v, still held %q", o, held("s000001"))
+	}
+}

@@ -20,6 +20,7 @@ type itemView struct {
 	Attempt                                         int
 	SongName, OutputRepository, OutputPath          string
 	TrainedModel, Error                             string
+	Held                                            string // why it waits unsent (batch.ReportRow.Held)
 }
 
 func (d *Dashboard) newItemView(r batch.ItemRecord) itemView {
@@ -28,7 +29,7 @@ func (d *Dashboard) newItemView(r batch.ItemRecord) itemView {
 		ID: c(r.ID), Kind: c(string(r.Kind)), State: c(string(r.State)), Attempt: r.Attempt,
 		CustomID: c(r.CustomID), JobID: c(r.JobID), Model: c(r.Model), Origin: c(r.Origin),
 		SongName: c(r.SongName), OutputRepository: c(r.OutputRepository), OutputPath: c(r.OutputPath),
-		TrainedModel: c(r.TrainedModel), Error: c(r.Error),
+		TrainedModel: c(r.TrainedModel), Error: c(r.Error), Held: batch.NewReportRow(r).Held,
 	}
 }
 
