@@ -60,6 +60,8 @@ type WorkerOptions struct {
 type Worker struct {
 	srvs    []*asynq.Server // the submit pool and the poll pool, as served
 	h       *Handlers
+	rdb     redis.UniversalClient
+	log     *zap.Logger
 	started atomic.Bool
 }
 
@@ -92,7 +94,7 @@ func NewWorker(opts WorkerOptions, deps HandlerDeps, s Settings) (*Worker, error
 	if err != nil {
 		return nil, err
 	}
-	w.h = h
+	w.h, w.rdb, w.log = h, opts.Redis, opts.Logger
 	for _, cfg := range cfgs {
 		w.srvs = append(w.srvs, asynq.NewServerFromRedisClient(opts.Redis, cfg))
 	}
@@ -103,10 +105,14 @@ func NewWorker(opts WorkerOptions, deps HandlerDeps, s Settings) (*Worker, error
 func (w *Worker) Handlers() *Handlers { return w.h }
 
 // Run processes tasks until ctx ends, then shuts down gracefully within the shutdown
-// timeout and returns. A Worker runs once.
+// timeout and returns. It first waits for Redis, however long (waitForRedis). A
+// Worker runs once.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("tasks: a Worker runs once")
+	}
+	if err := waitForRedis(ctx, w.rdb, w.log); err != nil {
+		return nil // stopped while waiting: nothing had started
 	}
 	var started []*asynq.Server
 	defer func() {

@@ -89,6 +89,11 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	onLineError := func(le *batch.LineError) { fmt.Fprintln(e.stderr, le.Error()) }
+	if !f.dryRun {
+		if err := a.requireRedis(ctx, "enqueue"); err != nil {
+			return err
+		}
+	}
 	store, err := a.store()
 	if err != nil {
 		return err

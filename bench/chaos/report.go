@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// clean reports whether the run met every target: everything final, nothing lost,
+// nothing paid twice, no forged result kept, no window over the rate, no record that
+// disagrees with the service.
+func (r result) clean() bool {
+	return r.Final == r.Total && r.Total > 0 && r.Lost == 0 && r.PaidTwice == 0 && r.ForgedAccepted == 0 &&
+		r.OverRate == 0 && r.WrongRecords == 0 && r.UnexpectedExits == 0
+}
+
+// markdown is the run's report.
+func markdown(p profile, r result, args []string) string {
+	var b strings.Builder
+	cmd := "go run ./bench/chaos"
+	for _, a := range args {
+		cmd += " " + strings.TrimPrefix(a, moduleRoot()+string(filepath.Separator))
+	}
+	fmt.Fprintf(&b, "Command: `%s` (%s, %d CPUs, %s).\n\n", cmd, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Load: %d items, %d worker processes, %d req/s, callbacks on. Done to it: %d SIGKILLs, %d SIGTERM, %d Redis restart, %d throttling bursts, %d forged callbacks.\n\n",
+		r.Total, p.Workers, p.Rate, r.Kills, r.SIGTERMs, r.RedisRestarts, r.ThrottleBursts, r.ForgedSent)
+	b.WriteString("| figure | value | target |\n|---|---|---|\n")
+	row := func(name, v, target string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", name, v, target) }
+	row("items final / total", fmt.Sprintf("%d / %d", r.Final, r.Total), "all")
+	row("items lost", fmt.Sprint(r.Lost), "0")
+	row("requests that created more than one job", fmt.Sprint(r.PaidTwice), "0")
+	row("forged callbacks accepted", fmt.Sprint(r.ForgedAccepted), "0")
+	row("records that disagree with the service", fmt.Sprint(r.WrongRecords), "0")
+	row("requests over the rate in any 1 s window", fmt.Sprintf("%d (most in a window: %d, rate %d)", r.OverRate, r.MaxPerSecond, p.Rate), "0")
+	row("worker processes that died on their own", fmt.Sprint(r.UnexpectedExits), "0")
+	row("makespan", r.Makespan.Round(100*time.Millisecond).String(), "")
+	row("completed / failed", fmt.Sprintf("%d / %d", r.Completed, r.Failed), "")
+	row("requests / throttled / jobs created / callbacks delivered", fmt.Sprintf("%d / %d / %d / %d", r.Requests, r.Throttled, r.JobsCreated, r.CallbacksDelivered), "")
+	if len(r.FailedReasons) > 0 {
+		b.WriteString("\nFailed items by reason:\n\n")
+		var reasons []string
+		for k := range r.FailedReasons {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		for _, k := range reasons {
+			fmt.Fprintf(&b, "- %d × %s\n", r.FailedReasons[k], k)
+		}
+	}
+	return b.String()
+}
