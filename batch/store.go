@@ -63,6 +63,8 @@ type Store struct {
 	claimAge       *redis.Script
 	joinGroup      *redis.Script
 	claimScript    *redis.Script
+
+	repl *replication // nil: claims are not waited for (SetReplication)
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in

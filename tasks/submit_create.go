@@ -31,6 +31,11 @@ func (h *Handlers) createBudget() time.Duration {
 // budget lasts; an unknown outcome is returned as ErrAmbiguous, whose retry comes after
 // ReconcileDelay and reconciles.
 func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed time.Time) error {
+	// The claim must survive a failover before anything is paid for: not replicated in
+	// time, nothing is sent, and the retry reconciles the claim.
+	if err := h.store.EnsureReplicated(ctx, rec.Batch, rec.ID); err != nil {
+		return fmt.Errorf("create job with customId %s: %w", rec.CustomID, err)
+	}
 	req := rec.Spec.Request(rec.Kind, rec.Model)
 	req.CustomID = rec.CustomID
 	if h.callbacks != nil {

@@ -70,7 +70,12 @@ func (a *app) store() (*batch.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.RedisWaitReplicas < -1 || cfg.RedisWaitTimeout <= 0 {
+		return nil, fmt.Errorf("configuration: REDIS_WAIT_REPLICAS %d (at least -1) or REDIS_WAIT_TIMEOUT %v (positive): out of range",
+			cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
+	}
 	a.batches = batch.NewStore(rdb, keys, nil)
+	a.batches.SetReplication(batch.Replication{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout})
 	return a.batches, nil
 }
 

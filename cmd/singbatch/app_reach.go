@@ -26,6 +26,9 @@ func (a *app) requireRedis(ctx context.Context, what string) error {
 	ctx, cancel := context.WithTimeout(ctx, redisReachTimeout)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
+			return fmt.Errorf("%s: interrupted before anything was done; run the same command again to finish: %w", what, cause)
+		}
 		return fmt.Errorf("%s: %w at %s (%v): nothing was done; run the same command again once it is up",
 			what, errRedisUnavailable, redisAddrs(rdb), err)
 	}

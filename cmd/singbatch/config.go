@@ -20,6 +20,10 @@ import (
 type config struct {
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPrefix string `env:"REDIS_PREFIX"`
+	// RedisWaitReplicas: replicas that must hold a claim before its CreateJob is sent
+	// (-1: one when the master has any; 0: none). RedisWaitTimeout bounds that wait.
+	RedisWaitReplicas int           `env:"REDIS_WAIT_REPLICAS" envDefault:"-1"`
+	RedisWaitTimeout  time.Duration `env:"REDIS_WAIT_TIMEOUT" envDefault:"1s"`
 
 	UpstreamURL      string          `env:"UPSTREAM_URL" envDefault:"https://service-mqk0mc83-1257411467.bj.apigw.tencentcs.com"`
 	SecretID         upstream.Secret `env:"UPSTREAM_SECRET_ID"`

@@ -27,6 +27,17 @@ type Options struct {
 	Host string // default 127.0.0.1
 	Port int    // 0 picks a free port
 	AOF  bool   // appendonly yes, fsync always: survives a SIGKILL with nothing lost
+	// ReplicaOf, "host:port", starts the server as a replica of that master.
+	ReplicaOf string
+	// Sentinel, when set, starts a Sentinel (redis-server --sentinel) that monitors it.
+	Sentinel *SentinelOf
+}
+
+// SentinelOf is what a Sentinel monitors: a master by name and address, and how many
+// sentinels must agree that it is down. Failures are judged fast (1 s), for tests.
+type SentinelOf struct {
+	Name, Master string
+	Quorum       int
 }
 
 // Proc is a running (or stopped) redis-server child.
@@ -120,13 +131,9 @@ func (p *Proc) signal(sig syscall.Signal) {
 func (p *Proc) launch(ctx context.Context) error {
 	host, port, _ := net.SplitHostPort(p.addr)
 	logFile := filepath.Join(p.opts.Dir, "redis.log")
-	args := []string{
-		"--bind", host, "--port", port, "--dir", p.opts.Dir,
-		"--save", "", "--daemonize", "no", "--logfile", logFile,
-		"--appendonly", "no",
-	}
-	if p.opts.AOF {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	args, err := p.args(host, port, logFile)
+	if err != nil {
+		return err
 	}
 	cmd := exec.Command("redis-server", args...)
 	dieWithParent(cmd)
@@ -161,6 +168,39 @@ func (p *Proc) launch(ctx context.Context) error {
 	_ = cmd.Process.Kill()
 	<-done
 	return fmt.Errorf("redis-server on %s did not answer PING within 10s", p.addr)
+}
+
+// args are redis-server's arguments: a data server, a replica or a Sentinel.
+func (p *Proc) args(host, port, logFile string) ([]string, error) {
+	common := []string{"--bind", host, "--port", port, "--dir", p.opts.Dir, "--daemonize", "no", "--logfile", logFile}
+	if s := p.opts.Sentinel; s != nil {
+		// A Sentinel rewrites its configuration file: it must be its own, and writable.
+		mh, mp, err := net.SplitHostPort(s.Master)
+		if err != nil {
+			return nil, fmt.Errorf("redisproc: sentinel master %q: %w", s.Master, err)
+		}
+		conf := filepath.Join(p.opts.Dir, "sentinel.conf")
+		if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+			text := fmt.Sprintf("sentinel monitor %s %s %s %d\nsentinel down-after-milliseconds %s 1000\n"+
+				"sentinel failover-timeout %s 5000\nsentinel parallel-syncs %s 1\n", s.Name, mh, mp, s.Quorum, s.Name, s.Name, s.Name)
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+				return nil, fmt.Errorf("redisproc: sentinel config: %w", err)
+			}
+		}
+		return append([]string{conf, "--sentinel"}, common...), nil
+	}
+	args := append(common, "--save", "", "--appendonly", "no")
+	if p.opts.AOF {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	if p.opts.ReplicaOf != "" {
+		rh, rp, err := net.SplitHostPort(p.opts.ReplicaOf)
+		if err != nil {
+			return nil, fmt.Errorf("redisproc: replica of %q: %w", p.opts.ReplicaOf, err)
+		}
+		args = append(args, "--replicaof", rh, rp)
+	}
+	return args, nil
 }
 
 func freePort(host string) (int, error) {
