@@ -7,7 +7,6 @@ import (
 	"time"
 
 	envparse "github.com/caarlos0/env/v11"
-	"github.com/hibiken/asynq"
 
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream"
@@ -75,8 +74,8 @@ func loadConfig(e env) (config, error) {
 	if err := envparse.ParseWithOptions(&c, envparse.Options{Environment: vars}); err != nil {
 		return config{}, fmt.Errorf("configuration: %w", nameConfigVars(err))
 	}
-	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
-		return config{}, fmt.Errorf("configuration: REDIS_URL: %w", err)
+	if _, err := c.redisConn(); err != nil {
+		return config{}, fmt.Errorf("configuration: %w", err)
 	}
 	if c.UpstreamRate <= 0 {
 		return config{}, fmt.Errorf("configuration: UPSTREAM_RATE: must be a positive number of requests per second, not %v", c.UpstreamRate)

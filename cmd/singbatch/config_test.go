@@ -62,9 +62,16 @@ func TestConfigRedisURLForms(t *testing.T) {
 		"rediss://redis.example.com:6380/0",
 		"redis-socket:///var/run/redis.sock?db=1",
 		"redis-sentinel://:pw@sentinel1:26379,sentinel2:26379?master=mymaster",
+		"redis-cluster://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000",
+		"redis-cluster://:pw@10.0.0.1:7000",
 	} {
 		if _, err := loadConfig(cliConfigEnv("REDIS_URL=" + u)); err != nil {
 			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"redis-cluster://10.0.0.1", "redis-cluster://", "redis-cluster://a:1,b"} {
+		if _, err := loadConfig(cliConfigEnv("REDIS_URL=" + u)); err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+			t.Errorf("%s: %v, want an error naming REDIS_URL", u, err)
 		}
 	}
 }

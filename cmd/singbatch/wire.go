@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -14,8 +16,13 @@ import (
 	"github.com/singbatch/singbatch/upstream"
 )
 
-// redisConn parses REDIS_URL the way Asynq does (redis, rediss, redis-socket, sentinel).
+// redisConn parses REDIS_URL the way Asynq does (redis, rediss, redis-socket, sentinel),
+// and redis-cluster://[:password@]host:port,host:port,… for a Redis Cluster, which
+// Asynq's parser does not know.
 func (c config) redisConn() (asynq.RedisConnOpt, error) {
+	if rest, ok := strings.CutPrefix(c.RedisURL, "redis-cluster://"); ok {
+		return parseClusterURL(rest)
+	}
 	opt, err := asynq.ParseRedisURI(c.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -35,6 +42,24 @@ func (c config) redisClient() (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
 	}
 	return rdb, nil
+}
+
+// parseClusterURL reads what follows redis-cluster://.
+func parseClusterURL(rest string) (asynq.RedisConnOpt, error) {
+	var opt asynq.RedisClusterClientOpt
+	if auth, hosts, ok := strings.Cut(rest, "@"); ok {
+		user, pass, _ := strings.Cut(auth, ":")
+		opt.Username, opt.Password, rest = user, pass, hosts
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	rest = strings.TrimSuffix(rest, "/")
+	for h := range strings.SplitSeq(rest, ",") {
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			return nil, fmt.Errorf("REDIS_URL: redis-cluster: %q is not host:port", h)
+		}
+		opt.Addrs = append(opt.Addrs, h)
+	}
+	return opt, nil
 }
 
 // keys are the Redis keys under REDIS_PREFIX.

@@ -31,6 +31,8 @@ type Options struct {
 	ReplicaOf string
 	// Sentinel, when set, starts a Sentinel (redis-server --sentinel) that monitors it.
 	Sentinel *SentinelOf
+	// Cluster starts a node of a Redis Cluster (its nodes.conf in Dir).
+	Cluster bool
 }
 
 // SentinelOf is what a Sentinel monitors: a master by name and address, and how many
@@ -192,6 +194,10 @@ func (p *Proc) args(host, port, logFile string) ([]string, error) {
 	args := append(common, "--save", "", "--appendonly", "no")
 	if p.opts.AOF {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	if p.opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
 	}
 	if p.opts.ReplicaOf != "" {
 		rh, rp, err := net.SplitHostPort(p.opts.ReplicaOf)
