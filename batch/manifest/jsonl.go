@@ -34,9 +34,10 @@ type jsonLine struct {
 }
 
 type jsonlSource struct {
-	lines lineReader
-	rd    bytes.Reader
-	l     jsonLine // reused; zeroed per line so that items never share its values
+	lines  lineReader
+	rd     bytes.Reader
+	l      jsonLine // reused; zeroed per line so that items never share its values
+	binary bool     // a NUL byte was seen: the rest of the file is not read
 }
 
 func newJSONLSource(r io.Reader) *jsonlSource {
@@ -46,6 +47,9 @@ func newJSONLSource(r io.Reader) *jsonlSource {
 func (s *jsonlSource) format() Format { return FormatJSONL }
 
 func (s *jsonlSource) next(e *entry, ps *problems) (int, bool, error) {
+	if s.binary {
+		return 0, false, io.EOF
+	}
 	for {
 		b, tooLong, err := s.lines.next()
 		if err != nil {
@@ -58,6 +62,13 @@ func (s *jsonlSource) next(e *entry, ps *problems) (int, bool, error) {
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			// Text never holds NUL: this is an audio file or an archive given by
+			// mistake. One problem for the file, not one per "line" of it.
+			ps.add("line", "binary data (a NUL byte at byte %d): not a JSON Lines manifest; the rest of the file is skipped", i+1)
+			s.binary = true
+			return line, false, nil
 		}
 		if i := invalidUTF8(b); i >= 0 {
 			ps.add("line", "invalid UTF-8 at byte %d", i+1)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -349,6 +350,12 @@ func TestReaderLines(t *testing.T) {
 		{"bom not at start", FormatJSONL, "\n\uFEFF" + song, nil, []string{"m:2: line: invalid JSON: invalid character 'ï' looking for beginning of value at byte 1"}},
 		{"invalid utf-8", FormatJSONL, `{"kind":"song","text":"a` + "\xff" + `"}` + "\n" + song, []string{"m:2"}, []string{"m:1: line: invalid UTF-8 at byte 25"}},
 		{"null", FormatJSONL, "null", nil, []string{"m:1: line: must be a JSON object, not null"}},
+		{"binary file", FormatJSONL, song + "\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\n" + song + "\n", []string{"m:1"}, []string{
+			"m:2: line: invalid UTF-8 at byte 1",
+			`m:3: line: invalid JSON: invalid character '\x1a' looking for beginning of value at byte 1`,
+			"m:4: line: binary data (a NUL byte at byte 1): not a JSON Lines manifest; the rest of the file is skipped",
+		}},
+		{"csv binary file", FormatCSV, "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", nil, []string{"m:1: header: column 1: invalid UTF-8"}},
 		{"too long", FormatJSONL, `{"text":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n" + song, []string{"m:2"}, []string{"m:1: line: longer than 1048576 bytes"}},
 		{"type error in array", FormatJSONL, `{"kind":"train","model":"m","inputs":[{"url":1}]}`, nil, []string{"m:1: inputs.url: must be a string, not number"}},
 		{"case-insensitive keys", FormatJSONL, `{"Kind":"song","URL":"https://h/a.mp3","ContentId":"r"}`, []string{"m:1"}, nil},
@@ -622,5 +629,50 @@ func TestSniffFormat(t *testing.T) {
 		if rest, _ := io.ReadAll(br); string(rest) != in {
 			t.Errorf("sniffFormat(%q) consumed input: %q left", in, rest)
 		}
+	}
+}
+
+// endlessLine yields n bytes of one JSONL line without holding them: a 10 MB line is
+// never in memory at once.
+type endlessLine struct{ left int }
+
+func (r *endlessLine) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.left)
+	for i := range n {
+		p[i] = 'a'
+	}
+	if r.left == n { // the line's end, then a valid line after it
+		p[n-1] = '\n'
+	}
+	r.left -= n
+	return n, nil
+}
+
+// A 10 MB line is reported as too long and skipped, in bounded memory: what reading it
+// allocates does not grow with the line (a 40 MB line costs the same), stays well under
+// the 10 MB it would take to hold it, and the lines after it are read.
+func TestTenMegabyteLineInBoundedMemory(t *testing.T) {
+	read := func(size int) uint64 {
+		t.Helper()
+		song := `{"kind":"song","url":"https://h/a.mp3","contentId":"r"}` + "\n"
+		in := io.MultiReader(&endlessLine{left: size}, strings.NewReader(song))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		items, problems := drainReader(t, NewReader("big.jsonl", in, FormatJSONL), "big.jsonl")
+		runtime.ReadMemStats(&after)
+		assertLines(t, "problems", problems, []string{"big.jsonl:1: line: longer than 1048576 bytes"})
+		if len(items) != 1 || items[0].Origin != "big.jsonl:2" {
+			t.Errorf("items after the long line: %v", itemOrigins(items))
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	ten, forty := read(10<<20), read(40<<20)
+	t.Logf("allocated %d bytes for a 10 MB line, %d for a 40 MB one", ten, forty)
+	if ten > 6*MaxLineBytes || forty > ten+MaxLineBytes {
+		t.Errorf("allocations grow with the line: %d bytes for 10 MB, %d for 40 MB", ten, forty)
 	}
 }
