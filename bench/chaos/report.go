@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/singbatch/singbatch/internal/gomod"
 )
 
 // clean reports whether the run met every target: everything final, nothing lost,
@@ -22,7 +24,7 @@ func markdown(p profile, r result, args []string) string {
 	var b strings.Builder
 	cmd := "go run ./bench/chaos"
 	for _, a := range args {
-		cmd += " " + strings.TrimPrefix(a, moduleRoot()+string(filepath.Separator))
+		cmd += " " + strings.TrimPrefix(a, gomod.Root()+string(filepath.Separator))
 	}
 	fmt.Fprintf(&b, "Command: `%s` (%s, %d CPUs, %s).\n\n", cmd, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Load: %d items, %d worker processes, %d req/s, callbacks on. Done to it: %d SIGKILLs, %d SIGTERM, %d Redis restart, %d throttling bursts, %d forged callbacks.\n\n",

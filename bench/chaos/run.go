@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/gomod"
 	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/upstream"
@@ -124,7 +125,7 @@ func execute(ctx context.Context, p profile) (res result, err error) {
 func (r *run) setUp(ctx context.Context) error {
 	r.bin = filepath.Join(r.dir, "singbatch")
 	build := exec.CommandContext(ctx, "go", "build", "-o", r.bin, "./cmd/singbatch")
-	build.Dir = moduleRoot()
+	build.Dir = gomod.Root()
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
@@ -235,18 +236,5 @@ func (r *run) stopAll() {
 	}
 	if r.redis != nil {
 		r.redis.Stop()
-	}
-}
-
-// moduleRoot is the directory of go.mod, found upwards from the working directory.
-func moduleRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/batch/manifest"
+	"github.com/singbatch/singbatch/internal/gomod"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -163,7 +164,7 @@ func run(ctx context.Context, o options) (result, error) {
 		bin = filepath.Join(dir, "singbatch")
 		fmt.Fprintln(o.log, "building singbatch ...")
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/singbatch")
-		build.Dir = moduleRoot()
+		build.Dir = gomod.Root()
 		if b, err := build.CombinedOutput(); err != nil {
 			return res, fmt.Errorf("build singbatch: %v\n%s", err, b)
 		}
@@ -415,17 +416,4 @@ func cmpErr(first, err error) error {
 		return first
 	}
 	return err
-}
-
-// moduleRoot is the folder holding go.mod, found upwards from the working directory.
-func moduleRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
+	"github.com/singbatch/singbatch/internal/keyspace"
 	"github.com/singbatch/singbatch/internal/redistest"
 	"github.com/singbatch/singbatch/internal/testkit"
 	"github.com/singbatch/singbatch/tasks"
@@ -42,6 +43,7 @@ type e2eBundle struct {
 	redis   *redistest.Server
 	rdb     *redis.Client
 	store   *batch.Store
+	queue   redis.UniversalClient // where enqueue puts tasks: rdb, or the Redis of useRedis
 	sim     *sim.Server
 	vars    []string // the workers' environment
 	workers []*e2eProc
@@ -65,6 +67,7 @@ func newE2E(t *testing.T, simOpts sim.Options, vars ...string) *e2eBundle {
 	simOpts.Credentials = e2eCreds
 	kit := testkit.New(t, testkit.Options{Prefix: e2ePrefix, AOF: true, Sim: simOpts})
 	b.redis, b.rdb, b.store, b.sim = kit.Redis, kit.RDB, kit.Store, kit.Sim
+	b.queue = b.rdb
 	srv := kit.Sim
 
 	b.vars = append([]string{
@@ -104,11 +107,19 @@ func (b *e2eBundle) songsManifest(name string, n int) string {
 // enqueue reads a manifest into a batch and queues its items, as `singbatch enqueue`.
 func (b *e2eBundle) enqueue(batchName, manifest string) {
 	b.t.Helper()
-	res, err := tasks.Enqueue(b.t.Context(), b.store, asynq.NewClientFromRedisClient(b.rdb),
+	res, err := tasks.Enqueue(b.t.Context(), b.store, asynq.NewClientFromRedisClient(b.queue),
 		tasks.EnqueueOptions{Batch: batchName, Manifests: []string{manifest}, Strict: true})
 	if err != nil || res.Queued != res.Added || res.Added == 0 {
 		b.t.Fatalf("enqueue: %+v %v", res, err)
 	}
+}
+
+// useRedis points the workers (REDIS_URL=url) and the bundle's store and enqueue at
+// another Redis than the bundle's own: a Sentinel set, a cluster. rdb is a client of it.
+func (b *e2eBundle) useRedis(url string, rdb redis.UniversalClient) {
+	b.vars = append(b.vars, "REDIS_URL="+url) // the last value wins in a process environment
+	b.store = batch.NewStore(rdb, keyspace.Keys{Prefix: e2ePrefix}, nil)
+	b.queue = rdb
 }
 
 // e2eProc is one `singbatch worker` process.
