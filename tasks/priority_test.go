@@ -84,13 +84,16 @@ func TestHighBatchOvertakesALowOneAlreadyRunning(t *testing.T) {
 			lowDuring++
 		}
 	}
-	// In the same time, without priorities, the low batch (queued first) would have
-	// sent about as many as the high one: here it is held to its anti-starvation share
-	// and the CreateJobs already past the limiter when the high batch came.
+	// Without priorities the low tasks already waiting at the limiter (up to the 24
+	// worker slots) would all go before the first high one. With them, a low item goes
+	// only when no high one is waiting (a high task is still being dequeued: a worker's
+	// slots free up one grant at a time) or on its anti-starvation share, so fewer low
+	// than high items are sent while the high batch goes, however slow the machine.
+	// (Typically 1 to 3 here; a loaded CI machine has shown 7.)
 	t.Logf("low claimed: %d before the high batch, %d while its %d were sent (over %v)",
 		lowBefore, lowDuring, highN, lastHigh.Sub(enqueuedAt).Round(time.Millisecond))
-	if lowDuring > highN/2 {
-		t.Errorf("%d low items were claimed while the %d high ones were sent, want at most %d", lowDuring, highN, highN/2)
+	if lowDuring >= highN {
+		t.Errorf("%d low items were claimed while the %d high ones were sent, want fewer than %d", lowDuring, highN, highN)
 	}
 	if lowBefore+lowDuring > lowN-30 {
 		t.Errorf("low batch nearly done (%d of %d claimed) when the high one ended", lowBefore+lowDuring, lowN)

@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"math"
@@ -115,6 +116,8 @@ type Limiter struct {
 	opts Options
 	aimd aimdParams
 	all  string // bucket key
+	// markLater sets waiters' marks, keeping a later one already there.
+	markLater *redis.Script
 	// tolerance: how early before its slot the account bucket grants a call.
 	tolerance time.Duration
 	shares    map[string]*limiterShare
@@ -162,8 +165,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 			increase: opts.IncreasePerSecond,
 			window:   opts.DecreaseWindow,
 		},
-		all: opts.Keys.RateLimit(BucketAll),
-		log: opts.Logger,
+		all:       opts.Keys.RateLimit(BucketAll),
+		markLater: redis.NewScript(markLaterLua),
+		log:       opts.Logger,
 		// A tenth of the shortest interval, at most 5 ms: small against the 31 ms margin.
 		tolerance: min(time.Duration(float64(time.Second)/(10*opts.Margin*opts.Rate)), limiterMaxTolerance),
 	}
@@ -349,6 +353,9 @@ func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priori
 	}
 }
 
+//go:embed mark_later.lua
+var markLaterLua string
+
 // limiterMinWait keeps a denied waiter from spinning on a retry of a few microseconds.
 const limiterMinWait = 200 * time.Microsecond
 
@@ -416,6 +423,14 @@ func (l *Limiter) tryBuckets(ctx context.Context, sh *limiterShare, prio Priorit
 			sh.borrowed.Add(1)
 		}
 		sh.ticket = false
+		if sh.name == ShareSubmit && prio < PriorityLow {
+			// A granted waiter says so too: the next of its priority is often still on
+			// its way (dequeued after this call frees its worker slot), and without a
+			// mark the lower priorities of other processes would take the next slot.
+			if err := l.mark(ctx, limFieldPriority+prio.String(), now.Add(interval).UnixMilli()); err != nil {
+				return 0, err
+			}
+		}
 		return 0, nil
 	}
 	wait := res.RetryAfter
@@ -508,7 +523,7 @@ func (l *Limiter) mark(ctx context.Context, pairs ...any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
 	defer cancel()
-	if err := l.rdb.HSet(ctx, l.opts.Keys.RateState(), pairs...).Err(); err != nil {
+	if err := l.markLater.Run(ctx, l.rdb, []string{l.opts.Keys.RateState()}, pairs...).Err(); err != nil {
 		return fmt.Errorf("limiter: mark waiters: %w", err)
 	}
 	return nil
