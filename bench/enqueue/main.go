@@ -68,9 +68,10 @@ func main() {
 		return
 	}
 	var o options
-	var sizes, out string
+	var sizes, out, jsonOut string
 	flag.StringVar(&sizes, "n", "1000000", "manifest sizes `N[,N...]`, in lines")
 	flag.StringVar(&out, "out", "", "write the Markdown results to `FILE` (default: stdout only)")
+	flag.StringVar(&jsonOut, "json", "", "also write the figures as JSON to `FILE` (for go run ./bench)")
 	flag.StringVar(&o.singbatch, "singbatch", "", "use this singbatch `BINARY` instead of building ./cmd/singbatch")
 	flag.StringVar(&o.dir, "dir", "", "work in `DIR` (default: a temporary folder, removed)")
 	flag.Parse()
@@ -80,16 +81,21 @@ func main() {
 		os.Exit(2)
 	}
 	o.log = os.Stderr
-	if err := runMain(ctx, o, out); err != nil {
+	if err := runMain(ctx, o, out, jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func runMain(ctx context.Context, o options, out string) error {
+func runMain(ctx context.Context, o options, out, jsonOut string) error {
 	res, err := run(ctx, o)
 	if err != nil {
 		return err
+	}
+	if jsonOut != "" {
+		if err := writeJSON(jsonOut, res); err != nil {
+			return err
+		}
 	}
 	md := markdown(res, o)
 	fmt.Print(md)
@@ -132,6 +138,7 @@ type measure struct {
 	maxRSSKB int64
 	output   string // the child's stdout, trimmed
 	redisMem int64  // Redis used_memory after the child, bytes
+	emptyMem int64  // Redis used_memory before the size's first child, bytes
 	load     string // the machine's 1-minute load average when the child started
 }
 
@@ -209,6 +216,10 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 
+	empty, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return nil, err
+	}
 	envs := append(os.Environ(), "REDIS_URL="+srv.URL(), "REDIS_PREFIX=bench", "LOG_FORMAT=console")
 	var ms []measure
 	for _, step := range []string{"singbatch enqueue", "singbatch enqueue again (nothing new)"} {
@@ -220,6 +231,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 		if m.redisMem, err = usedMemory(ctx, rdb); err != nil {
 			return ms, err
 		}
+		m.emptyMem = empty
 		ms = append(ms, m)
 	}
 	if err := checkQueued(ctx, rdb, n); err != nil {
@@ -238,6 +250,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 	if m.redisMem, err = usedMemory(ctx, rdb); err != nil {
 		return ms, err
 	}
+	m.emptyMem = empty
 	ms = append(ms, m)
 	if err := checkQueued(ctx, rdb, n); err != nil {
 		return ms, err

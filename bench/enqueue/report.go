@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -88,4 +90,31 @@ func thousands(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// Measure is one child's figures as -json writes them.
+type Measure struct {
+	Name       string  `json:"name"`
+	Lines      int     `json:"lines"`
+	WallSec    float64 `json:"wallSeconds"`
+	MaxRSSKB   int64   `json:"maxRssKB"`
+	RedisBytes int64   `json:"redisBytes"` // used_memory after the child, over the empty server's
+	Load       string  `json:"load"`
+}
+
+func writeJSON(path string, res result) error {
+	out := make([]Measure, 0, len(res.measures))
+	for _, m := range res.measures {
+		rb := int64(0)
+		if m.redisMem > 0 {
+			rb = m.redisMem - m.emptyMem
+		}
+		out = append(out, Measure{Name: m.name, Lines: m.lines, WallSec: m.wall.Seconds(), MaxRSSKB: m.maxRSSKB,
+			RedisBytes: rb, Load: m.load})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -339,3 +339,22 @@ func TestPathsStayInsideTheRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestArrivalsKeptOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	kept := setup(t, func(o *sim.Options) { o.KeepArrivals = true })
+	plain := setup(t, nil)
+	for _, step := range []time.Duration{0, 300, 1200} {
+		kept.clock.Advance(step * time.Millisecond)
+		kept.listModels(t, 0, 1)
+		plain.listModels(t, 0, 1)
+	}
+	got := kept.srv.Arrivals()
+	want := []time.Time{epoch, epoch.Add(300 * time.Millisecond), epoch.Add(1500 * time.Millisecond)}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("Arrivals = %v, want %v", got, want)
+	}
+	if n := len(plain.srv.Arrivals()); n != 0 {
+		t.Errorf("without KeepArrivals, %d arrivals kept", n)
+	}
+}

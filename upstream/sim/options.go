@@ -78,6 +78,9 @@ type Options struct {
 	// the whole.
 	JobsListCap int
 
+	// KeepArrivals keeps every API request's arrival time for Arrivals (benchmarks plot
+	// requests per second); off, memory stays flat however long the server runs.
+	KeepArrivals bool
 	// Rate is the per-secretId limit in requests per second (a sliding 1 s window over
 	// accepted requests); 0 = no limit. Every action counts.
 	Rate int

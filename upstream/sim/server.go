@@ -72,7 +72,7 @@ func New(opts Options) (*Server, error) {
 		live:     map[string]*job{},
 		training: map[string]*job{},
 		models:   map[string]upstream.Model{},
-		stats:    newStatsState(),
+		stats:    newStatsState(o.KeepArrivals),
 	}
 	if s.song, err = renderSong(o.OutputFormat, o.OutputAudio); err != nil {
 		return nil, err

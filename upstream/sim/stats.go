@@ -83,19 +83,24 @@ type statsState struct {
 	throttled   int
 	arrivals    []time.Time // arrivals in the last second, oldest first
 	maxInSecond int
+	keep        bool        // Options.KeepArrivals
+	history     []time.Time // every arrival, when keep
 	jobsCreated int
 	byCustom    map[string]int
 	callbacks   CallbackStats
 }
 
-func newStatsState() statsState {
-	return statsState{calls: map[string]map[Outcome]int{}, byCustom: map[string]int{}}
+func newStatsState(keepArrivals bool) statsState {
+	return statsState{calls: map[string]map[Outcome]int{}, byCustom: map[string]int{}, keep: keepArrivals}
 }
 
 // arrive records a request arriving at now. For the window [a, a+1s) starting at an
 // earlier arrival a to hold now, a > now-1s; the busiest window starts at an arrival.
 func (st *statsState) arrive(now time.Time) {
 	st.requests++
+	if st.keep {
+		st.history = append(st.history, now)
+	}
 	cut := now.Add(-time.Second)
 	i := 0
 	for i < len(st.arrivals) && !st.arrivals[i].After(cut) {
@@ -122,6 +127,14 @@ func (st *statsState) jobCreated(customID string) {
 	if customID != "" {
 		st.byCustom[customID]++
 	}
+}
+
+// Arrivals returns the arrival time of every API request so far, oldest first, when
+// Options.KeepArrivals is set (else none).
+func (s *Server) Arrivals() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.stats.history)
 }
 
 // Stats returns a snapshot; jobs are brought up to date first.
