@@ -31,7 +31,9 @@ type runResult struct {
 	throttled  int
 	maxPerSec  int // the most requests in any 1-second window
 	makespan   time.Duration
-	lowerBound time.Duration
+	lowerBound time.Duration // any order (the longest jobs first)
+	orderBound time.Duration // the order the jobs were created in
+	lastCreate time.Duration // the last CreateJob, since the start
 	lagP50     time.Duration
 	lagP95     time.Duration
 	lagMax     time.Duration
@@ -62,6 +64,11 @@ func (r runResult) actions() string {
 func (r runResult) callsPerJob() float64 { return float64(r.calls) / float64(max(r.completed, 1)) }
 func (r runResult) ratio() float64 {
 	return r.makespan.Seconds() / max(r.lowerBound.Seconds(), 1e-9)
+}
+
+// orderRatio is the makespan over orderBound.
+func (r runResult) orderRatio() float64 {
+	return r.makespan.Seconds() / max(r.orderBound.Seconds(), 1e-9)
 }
 
 // done is one item's job and when its end was recorded.
@@ -139,6 +146,8 @@ func (s *stack) measure(r *runResult, start time.Time, finished []done, rate int
 	slices.Sort(lags)
 	r.lagP50, r.lagP95, r.lagMax = quantile(lags, 0.50), quantile(lags, 0.95), lags[len(lags)-1]
 	r.lowerBound = lowerBound(jobs, rate)
+	r.orderBound = orderBound(jobs, rate)
+	r.lastCreate = lastCreate.Sub(start)
 	arrivals := s.sim.Arrivals()
 	r.perSecond = perSecond(arrivals, start)
 	r.quotaUse = quotaUse(arrivals, lastCreate, rate)
@@ -207,6 +216,32 @@ func lowerBound(jobs []upstream.Job, rate int) time.Duration {
 				lb = max(lb, t+j.Timing.CompletedAt.Time().Sub(j.Timing.CreatedAt.Time()))
 			}
 		}
+	}
+	return lb
+}
+
+// orderBound is lowerBound for the jobs in the order they were created: what a client
+// that cannot know a job's duration before it ends (none can) would reach at best with
+// that order, sending CreateJobs back to back at the full rate, no other call, and
+// recording each job the instant it ends.
+func orderBound(jobs []upstream.Job, rate int) time.Duration {
+	sorted := slices.Clone(jobs)
+	slices.SortStableFunc(sorted, func(a, b upstream.Job) int { return int(a.Timing.CreatedAt - b.Timing.CreatedAt) })
+	trainEnd := map[string]time.Duration{}
+	var lb time.Duration
+	for k, j := range sorted {
+		start := time.Duration(k/rate) * time.Second
+		sc := singing(j)
+		if sc != nil && sc.Type == upstream.TypeGenerate {
+			if t, ok := trainEnd[sc.ModelName]; ok {
+				start = max(start, t)
+			}
+		}
+		end := start + j.Timing.CompletedAt.Time().Sub(j.Timing.CreatedAt.Time())
+		if sc != nil && sc.Type == upstream.TypeTrain {
+			trainEnd[sc.ModelName] = end
+		}
+		lb = max(lb, end)
 	}
 	return lb
 }

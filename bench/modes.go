@@ -16,6 +16,7 @@ func modes() []mode {
 	return []mode{
 		{name: "per-job polling", groupSize: 1},
 		{name: "grouped polling (default)"},
+		{name: "grouped, POLL_GROUP_SIZE=100", groupSize: 100},
 		{name: "callbacks", callbacks: true},
 		{name: "callbacks, 10 % lost", callbacks: true, drop: 0.1},
 	}
@@ -69,8 +70,9 @@ func (e *env) runMode(ctx context.Context, m mode) (runResult, error) {
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", m.name, err)
 	}
-	e.logf("    makespan %v (%.2f× the bound), %.2f calls/job (%s), lag p95 %v max %v", r.makespan.Round(time.Millisecond),
-		r.ratio(), r.callsPerJob(), r.actions(), r.lagP95.Round(time.Millisecond), r.lagMax.Round(time.Millisecond))
+	e.logf("    makespan %v (%.3f× the bound, %.3f× in creation order), last CreateJob at %v, %.2f calls/job (%s), lag p95 %v max %v",
+		r.makespan.Round(time.Millisecond), r.ratio(), r.orderRatio(), r.lastCreate.Round(time.Millisecond), r.callsPerJob(), r.actions(),
+		r.lagP95.Round(time.Millisecond), r.lagMax.Round(time.Millisecond))
 	return r, nil
 }
 

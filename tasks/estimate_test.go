@@ -110,35 +110,39 @@ func TestGroupSchedule(t *testing.T) {
 	p := defaultTiming(t)
 	e := spread90to105()
 	s := pollState{submitted: tStart}
-	first := p.groupTarget(s, e)
+	first := p.groupTarget(s, e, false)
 	if got := first.Sub(tStart); got > 90*time.Second || got < 85*time.Second {
 		t.Errorf("first look at +%v, want just before the shortest jobs end (90 s)", got)
 	}
-	if got, want := p.groupEvery(e), e.Median()/10; got != want {
+	if got, want := p.groupEvery(e, false), e.Median()/10; got != want {
 		t.Errorf("group listed every %v, want a tenth of the median, %v", got, want)
 	}
 	s.calls, s.last = 1, first
-	if got := p.groupTarget(s, e).Sub(first); got != p.groupEvery(e) {
-		t.Errorf("next look %v after the first, want every %v", got, p.groupEvery(e))
+	if got := p.groupTarget(s, e, false).Sub(first); got != p.groupEvery(e, false) {
+		t.Errorf("next look %v after the first, want every %v", got, p.groupEvery(e, false))
+	}
+	// While CreateJobs wait for the quota, a list takes one's place: half as many.
+	if got, want := p.groupTarget(s, e, true).Sub(first), e.Median()/5; got != want {
+		t.Errorf("with a backlog, next look %v after the first, want a fifth of the median, %v", got, want)
 	}
 	// Past the longest seen: back off with the age, as a lone job does.
 	s.calls, s.last = 4, tStart.Add(200*time.Second)
-	if got, want := p.groupTarget(s, e).Sub(s.last), p.backoff(200*time.Second); got != want {
+	if got, want := p.groupTarget(s, e, false).Sub(s.last), p.backoff(200*time.Second); got != want {
 		t.Errorf("look past the longest %v later, want %v", got, want)
 	}
 	// A job seen PROCESSING: its window ends at startedAt + the longest processing time.
 	s = pollState{submitted: tStart, calls: 1, last: tStart.Add(100 * time.Second), started: 2 * time.Second}
-	if got, want := p.groupTarget(s, e).Sub(s.last), p.backoff(100*time.Second); got != want {
+	if got, want := p.groupTarget(s, e, false).Sub(s.last), p.backoff(100*time.Second); got != want {
 		t.Errorf("look of a job started at +2s past its processing window %v later, want %v", got, want)
 	}
 	// Short jobs: the floor keeps a group's lists GroupMinInterval apart.
 	short := estimateOf(300*time.Millisecond, 320*time.Millisecond, 350*time.Millisecond)
-	if got := p.groupEvery(short); got != p.GroupMinInterval {
+	if got := p.groupEvery(short, false); got != p.GroupMinInterval {
 		t.Errorf("group of 0.3 s jobs listed every %v, want GroupMinInterval %v", got, p.GroupMinInterval)
 	}
 	p.callbacks = true
 	s = pollState{submitted: tStart}
-	if got, want := p.groupTarget(s, e), p.knownTarget(s, e); !got.Equal(want) {
+	if got, want := p.groupTarget(s, e, false), p.knownTarget(s, e); !got.Equal(want) {
 		t.Errorf("with callbacks, first look at +%v, want the backstop +%v", got.Sub(tStart), want.Sub(tStart))
 	}
 }

@@ -80,7 +80,7 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 		if h.recordedMeanwhile(ctx, rec) {
 			return nil
 		}
-		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.set.Poll.groupEvery(est))
+		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.set.Poll.groupEvery(est, h.backlog()))
 		if err != nil {
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
 		}
@@ -160,7 +160,7 @@ type aimed struct {
 func (h *Handlers) aim(ctx context.Context, rec batch.ItemRecord, class string, st pollState, est Estimate) (aimed, error) {
 	pt := h.set.Poll
 	if est.N() > 0 {
-		return aimed{at: pt.target(rec, st, est), call: true}, nil
+		return aimed{at: pt.target(rec, st, est, h.backlog()), call: true}, nil
 	}
 	now := h.now()
 	// A scout renews its slot each time it is scheduled; the slot outlives its next

@@ -18,10 +18,11 @@ type pollState struct {
 // age is how long the job has existed at t.
 func (s pollState) age(t time.Time) time.Duration { return t.Sub(s.submitted) }
 
-// target is when to poll a job of a learned class next.
-func (p PollTiming) target(rec batch.ItemRecord, s pollState, e Estimate) time.Time {
+// target is when to poll a job of a learned class next; backlog: CreateJobs wait for
+// the quota (Handlers.backlog).
+func (p PollTiming) target(rec batch.ItemRecord, s pollState, e Estimate, backlog bool) time.Time {
 	if isGroupID(rec.CustomID) {
-		return p.groupTarget(s, e)
+		return p.groupTarget(s, e, backlog)
 	}
 	return p.knownTarget(s, e)
 }
@@ -53,14 +54,14 @@ func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
 // past the longest seen; lists that another member made meanwhile spare this one's
 // call (Store.ClaimGroupList). With callbacks on, the callback is the news and the
 // member's poll is only its backstop.
-func (p PollTiming) groupTarget(s pollState, e Estimate) time.Time {
+func (p PollTiming) groupTarget(s pollState, e Estimate, backlog bool) time.Time {
 	if p.callbacks {
 		return p.knownTarget(s, e)
 	}
 	if s.calls == 0 {
 		return s.submitted.Add(e.earliest(p.FirstQuantile))
 	}
-	every := p.groupEvery(e)
+	every := p.groupEvery(e, backlog)
 	if s.age(s.last) < e.lastPoll(s.started) {
 		return s.last.Add(every)
 	}
@@ -68,9 +69,16 @@ func (p PollTiming) groupTarget(s pollState, e Estimate) time.Time {
 }
 
 // groupEvery is how often a group of customIds may be listed: a tenth of its class's
-// median duration, at least GroupMinInterval, at most MaxInterval.
-func (p PollTiming) groupEvery(e Estimate) time.Duration {
-	return min(max(e.Median()/10, p.GroupMinInterval), p.MaxInterval)
+// median duration, at least GroupMinInterval, at most MaxInterval. While CreateJobs
+// wait for the quota (backlog), every list takes a CreateJob's place and delays the
+// whole batch, so lists come half as often: a fifth of the median, which still records
+// a job within about a fifth of its length of its end.
+func (p PollTiming) groupEvery(e Estimate, backlog bool) time.Duration {
+	every := e.Median() / 10
+	if backlog {
+		every = e.Median() / 5
+	}
+	return min(max(every, p.GroupMinInterval), p.MaxInterval)
 }
 
 // backoff is the time between polls of a job of age: BackoffFraction of it, within

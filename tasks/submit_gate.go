@@ -66,6 +66,13 @@ func (g *SubmitGate) Wait(ctx context.Context, action string) (func(), error) {
 	return g.inner.Wait(ctx, action)
 }
 
+// Backlog reports whether CreateJobs wait for the quota (limiter.Limiter.SubmitBacklog),
+// when the inner gate can tell.
+func (g *SubmitGate) Backlog() bool {
+	b, ok := g.inner.(interface{ SubmitBacklog() bool })
+	return ok && b.SubmitBacklog()
+}
+
 // Throttled is upstream.Gate's: passed on.
 func (g *SubmitGate) Throttled(action string, retryAfter time.Duration) {
 	g.inner.Throttled(action, retryAfter)
@@ -80,6 +87,9 @@ func (h *Handlers) prepay(ctx context.Context, action string) (context.Context, 
 	}
 	return h.gate.Prepay(ctx, action)
 }
+
+// backlog reports whether CreateJobs wait for the quota (SubmitGate.Backlog).
+func (h *Handlers) backlog() bool { return h.gate != nil && h.gate.Backlog() }
 
 // preparePoll takes a poll's token (SubmitGate.PreparePoll), when the handlers have the gate.
 func (h *Handlers) preparePoll(ctx context.Context, call string) (context.Context, func(), error) {

@@ -143,6 +143,9 @@ type limiterShare struct {
 	ticket      bool // guarded by the turn: a reserved token taken and not yet used
 
 	granted, delayed, borrowed, yielded atomic.Int64
+	// backlogAt is when a grant last came after a wait with others still queued (unix
+	// ns): calls of the share are waiting for the quota, not the quota for them.
+	backlogAt atomic.Int64
 }
 
 // New checks the options and returns a Limiter. It does no I/O.
@@ -327,6 +330,9 @@ func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priori
 			sh.granted.Add(1)
 			if delayed {
 				sh.delayed.Add(1)
+				if sh.turns.waiting() {
+					sh.backlogAt.Store(l.opts.Now().UnixNano())
+				}
 			}
 			if yielded > 0 {
 				sh.yielded.Add(1)
@@ -527,6 +533,18 @@ func (l *Limiter) mark(ctx context.Context, pairs ...any) error {
 		return fmt.Errorf("limiter: mark waiters: %w", err)
 	}
 	return nil
+}
+
+// backlogMemory is how long SubmitBacklog stays true after the last sign of a backlog.
+const backlogMemory = 2 * time.Second
+
+// SubmitBacklog reports whether CreateJobs of this process wait for the quota: a submit
+// call was granted after waiting, with others still queued behind it, within the last
+// backlogMemory. Then every other call (a poll) takes a CreateJob's place, and pollers
+// may spend fewer calls for a little more lag.
+func (l *Limiter) SubmitBacklog() bool {
+	at := l.shares[ShareSubmit].backlogAt.Load()
+	return at != 0 && l.opts.Now().Sub(time.Unix(0, at)) < backlogMemory
 }
 
 // Stats returns this process's counters.

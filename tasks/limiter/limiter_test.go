@@ -532,3 +532,43 @@ func TestNewLimiterRejectsBadOptions(t *testing.T) {
 		t.Errorf("nil client accepted")
 	}
 }
+
+// SubmitBacklog says CreateJobs queue for the quota: true once a submit call was granted
+// after waiting with others behind it, false for calls that never queue, and false
+// again backlogMemory after the last sign.
+func TestLimiterSubmitBacklog(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.Options{})
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	l, err := New(srv.Client(t), Options{Rate: 20, Keys: limiterTestKeys(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := waitRelease(ctx, l, upstream.ActionCreateJob); err != nil {
+		t.Fatal(err)
+	}
+	if l.SubmitBacklog() {
+		t.Error("backlog after one call that did not queue")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Go(func() { errs <- waitRelease(ctx, l, upstream.ActionCreateJob) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !l.SubmitBacklog() {
+		t.Errorf("no backlog after 6 CreateJobs queued at once at 20/s (stats %+v)", l.Stats().Submit)
+	}
+	offset.Store(int64(backlogMemory + time.Millisecond))
+	if l.SubmitBacklog() {
+		t.Error("backlog still reported backlogMemory after its last sign")
+	}
+}

@@ -92,6 +92,18 @@ func (t *turns) release() {
 }
 
 // higherWaiting reports whether a waiter of a higher priority than p waits for the turn.
+// waiting reports whether any waiter queues for the turn.
+func (t *turns) waiting() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, q := range t.queue {
+		if len(q) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *turns) higherWaiting(p Priority) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
