@@ -173,6 +173,7 @@ type Handlers struct {
 	inspector PollInspector
 	callbacks *Callbacks // nil: callbacks off
 	stats     *Stats
+	estimates *estimateCache
 
 	notify       NotifySecret
 	notifyClient *http.Client
@@ -199,7 +200,7 @@ func NewHandlers(d HandlerDeps, s Settings) (*Handlers, error) {
 		s.Poll.ProbeGrowth *= s.Poll.ProbeGrowth
 	}
 	h := &Handlers{store: d.Store, api: d.API, queue: d.Enqueuer, gate: d.Gate, inspector: d.Inspector,
-		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s, callbacks: d.Callbacks, stats: newStats(),
+		log: d.Logger, now: d.Now, sleep: d.Sleep, rand: d.Rand, set: s, callbacks: d.Callbacks, stats: newStats(), estimates: newEstimateCache(),
 		notify: d.Notify, notifyClient: d.NotifyClient}
 	if h.notifyClient == nil {
 		// A receiver's redirect is not followed: the signed body goes where it was sent.

@@ -85,7 +85,7 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
 		}
 		if !ok {
-			return h.schedulePoll(ctx, rec, p, st, h.now().Add(wait))
+			return h.afterGroupList(ctx, rec, p, st, wait)
 		}
 	}
 	if h.callbacks != nil || group {
@@ -183,11 +183,17 @@ func scoutMember(rec batch.ItemRecord) string {
 
 // estimate is what the recent jobs of a class say of its durations.
 func (h *Handlers) estimate(ctx context.Context, class string) (Estimate, error) {
+	now := h.now()
+	if est, ok := h.estimates.get(class, now); ok {
+		return est, nil
+	}
 	ts, err := h.store.JobTimings(ctx, class)
 	if err != nil {
 		return Estimate{}, fmt.Errorf("poll: %w", err)
 	}
-	return NewEstimate(ts), nil
+	est := NewEstimate(ts)
+	h.estimates.put(class, est, now)
+	return est, nil
 }
 
 // pollFailed handles a GetJob that brought no job.
@@ -276,6 +282,24 @@ func (h *Handlers) enqueuePoll(ctx context.Context, p PollPayload, due time.Time
 		return err
 	}
 	return h.enqueue(ctx, t, asynq.ProcessAt(at))
+}
+
+// afterGroupList is a member's poll that found its group listed just now by another
+// member: it looks again once the group may be listed again. A short wait is spent
+// here, as a short first wait is (waitsInSchedule): a new task for it would cost more
+// than the wait, and most often the list just made has recorded this job meanwhile.
+func (h *Handlers) afterGroupList(ctx context.Context, rec batch.ItemRecord, p PollPayload, st pollState, wait time.Duration) error {
+	now := h.now()
+	if h.waitsInSchedule(now, now.Add(wait)) {
+		return h.schedulePoll(ctx, rec, p, st, now.Add(wait))
+	}
+	if err := h.sleep(ctx, wait); err != nil {
+		return err
+	}
+	if h.recordedMeanwhile(ctx, rec) {
+		return nil
+	}
+	return h.schedulePoll(ctx, rec, p, st, h.now())
 }
 
 // recordedMeanwhile tells whether the item's attempt became final since rec was read (by

@@ -131,6 +131,7 @@ func (h *Handlers) learn(ctx context.Context, rec batch.ItemRecord, job *upstrea
 		h.log.Warn("cannot record a job's timing", append(itemFields(rec), zap.Error(err))...)
 		return
 	}
+	h.estimates.forget(f.class)
 	if f.est.N() > 0 {
 		after, err := h.estimate(ctx, f.class)
 		if err != nil || after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*9/10 {
