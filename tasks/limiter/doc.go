@@ -3,7 +3,7 @@
 //
 //  1. Hard cap. One GCRA bucket (BucketAll) at the effective rate Margin × current rate.
 //     Every upstream call takes one token from it, so the cap holds whatever the layers
-//     below do. Its burst is 1 plus a tolerance τ = min(interval/10, 5 ms): a call may
+//     below do. Its burst is 1 plus a tolerance τ = min(interval, 5 ms): a call may
 //     come τ before its slot, so waiters ask a little early instead of a little late and
 //     the schedule does not slip by the wake-up latency on every grant. Grants are thus
 //     spaced on Redis's clock so that k+1 of them span at least k/(Margin·rate) − τ. At

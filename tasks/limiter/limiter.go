@@ -171,8 +171,11 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 		all:       opts.Keys.RateLimit(BucketAll),
 		markLater: redis.NewScript(markLaterLua),
 		log:       opts.Logger,
-		// A tenth of the shortest interval, at most 5 ms: small against the 31 ms margin.
-		tolerance: min(time.Duration(float64(time.Second)/(10*opts.Margin*opts.Rate)), limiterMaxTolerance),
+		// One interval, at most limiterMaxTolerance (5 ms, small against the 31 ms
+		// margin): a waiter late by less than that (a timer, a round trip, a busy
+		// machine) keeps its slot. A tenth of an interval was too little at high rates:
+		// at 200/s the schedule slipped by a third (docs/BENCHMARKS.md).
+		tolerance: min(time.Duration(float64(time.Second)/(opts.Margin*opts.Rate)), limiterMaxTolerance),
 	}
 	l.window = newLimiterWindow(rdb, opts.Keys.RateWindow(), opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
 	l.shares = map[string]*limiterShare{
