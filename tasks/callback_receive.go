@@ -183,6 +183,7 @@ func (h *Handlers) recordCallback(ctx context.Context, ref ItemRef, job *upstrea
 	if err := h.finish(ctx, rec, job, f); err != nil {
 		return CallbackUnavailable, err
 	}
+	h.noteCallbackDelay(rec, job)
 	return CallbackRecorded, nil
 }
 

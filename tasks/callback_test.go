@@ -342,3 +342,27 @@ func TestCallbackWhileRedisIsDown(t *testing.T) {
 		t.Errorf("item %s %q", r.State, r.SongName)
 	}
 }
+
+// Prompt callbacks teach the backstop a short grace: a lost one is then noticed soon
+// after its job's end, not the configured (guessed) grace later.
+func TestCallbacksTeachTheBackstopGrace(t *testing.T) {
+	t.Parallel()
+	const configured = 10 * time.Second
+	b := newBundle(t, func(c *bundleConfig) {
+		c.callbacks = true
+		c.settings.Poll.CallbackGrace = configured
+	})
+	if got := b.h.pollTiming().CallbackGrace; got != configured {
+		t.Fatalf("before any callback, grace %v, want the configured %v", got, configured)
+	}
+	b.addManifest("b", songsManifest("s", 2*callbackDelayMinSamples))
+	b.enqueueAll("b")
+	b.start()
+	b.waitDone("b", 60*time.Second)
+	if n := b.h.Stats().Callbacks(CallbackRecorded); n < callbackDelayMinSamples {
+		t.Fatalf("%d callbacks recorded, want at least %d", n, callbackDelayMinSamples)
+	}
+	if got := b.h.pollTiming().CallbackGrace; got >= configured/4 || got < b.h.set.Poll.MinInterval {
+		t.Errorf("after prompt callbacks, grace %v, want well under the configured %v", got, configured)
+	}
+}

@@ -174,6 +174,7 @@ type Handlers struct {
 	callbacks *Callbacks // nil: callbacks off
 	stats     *Stats
 	estimates *estimateCache
+	cbDelays  callbackDelays
 
 	notify       NotifySecret
 	notifyClient *http.Client

@@ -158,7 +158,7 @@ type aimed struct {
 
 // aim is when a job should next be polled (PollTiming).
 func (h *Handlers) aim(ctx context.Context, rec batch.ItemRecord, class string, st pollState, est Estimate) (aimed, error) {
-	pt := h.set.Poll
+	pt := h.pollTiming()
 	if est.N() > 0 {
 		return aimed{at: pt.target(rec, st, est, h.backlog()), call: true}, nil
 	}

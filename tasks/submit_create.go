@@ -253,7 +253,7 @@ func (h *Handlers) ensurePoll(ctx context.Context, rec batch.ItemRecord) error {
 	st := p.state(rec)
 	due := rec.SubmittedAt.Add(h.set.Poll.ProbeStart)
 	if est.N() > 0 {
-		due = h.set.Poll.target(rec, st, est, h.backlog())
+		due = h.pollTiming().target(rec, st, est, h.backlog())
 	}
 	p.setState(class, st)
 	return h.enqueuePoll(ctx, p, due)
