@@ -183,6 +183,12 @@ func (e Estimate) lastPoll(started time.Duration) time.Duration {
 	return scaleDur(e.Max(), 1.05)
 }
 
+// backstopMargin is how far past last (lastPoll) a job's callback backstop looks:
+// 5 % + 15 %/√n of it, a fifth with one sample, about a fourteenth with 64.
+func (e Estimate) backstopMargin(last time.Duration) time.Duration {
+	return scaleDur(last, 0.05+0.15/math.Sqrt(float64(max(e.N(), 1))))
+}
+
 // quantile of sorted values, interpolated; 0 for none.
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {

@@ -283,3 +283,29 @@ func TestClassOf(t *testing.T) {
 		}
 	}
 }
+
+// With callbacks on, a job's backstop looks past the longest seen by the grace or by a
+// margin that narrows as the class's sample grows: a fifth with one job, less with many.
+func TestCallbackBackstopMargin(t *testing.T) {
+	t.Parallel()
+	p := defaultTiming(t)
+	p.callbacks, p.CallbackGrace = true, time.Second
+	one := estimateOf(100 * time.Second)
+	var many []time.Duration
+	for range 64 {
+		many = append(many, 100*time.Second)
+	}
+	s := pollState{submitted: tStart}
+	last := scaleDur(100*time.Second, 1.05)
+	if got, want := p.knownTarget(s, one).Sub(tStart), last+last/5; got != want {
+		t.Errorf("one job known: backstop at +%v, want +%v (a fifth past the longest)", got, want)
+	}
+	got := p.knownTarget(s, estimateOf(many...)).Sub(tStart)
+	if margin := got - last; margin >= last/10 || margin < last/20 {
+		t.Errorf("64 jobs known: backstop %v past the longest, want between a twentieth and a tenth of %v", margin, last)
+	}
+	p.CallbackGrace = time.Hour
+	if got := p.knownTarget(s, estimateOf(many...)).Sub(tStart); got != last+time.Hour {
+		t.Errorf("with a long grace, backstop at +%v, want the grace past the longest", got)
+	}
+}

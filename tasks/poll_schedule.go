@@ -31,11 +31,12 @@ func (p PollTiming) target(rec batch.ItemRecord, s pollState, e Estimate, backlo
 func (p PollTiming) knownTarget(s pollState, e Estimate) time.Time {
 	switch {
 	case s.calls == 0 && p.callbacks:
-		// The callback is the news; this poll is for a callback that never came. A
-		// fifth of the job's length at least past the longest seen: while few are known,
-		// the next may well run longer, and its poll would come before its callback.
+		// The callback is the news; this poll is for a callback that never came. Past
+		// the longest seen by a fifth of it while few are known (the next may well run
+		// longer, and its poll would come before its callback), narrowing to a
+		// fourteenth as the sample grows (as firstPoll widens its quantile).
 		last := e.lastPoll(s.started)
-		return s.submitted.Add(last + max(p.CallbackGrace, last/5))
+		return s.submitted.Add(last + max(p.CallbackGrace, e.backstopMargin(last)))
 	case s.calls == 0:
 		return s.submitted.Add(e.firstPoll(p.FirstQuantile))
 	case s.calls == 1:
