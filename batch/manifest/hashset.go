@@ -3,7 +3,7 @@ package manifest
 import "hash/maphash"
 
 // hashSet is a set of strings that keeps only a 64-bit hash of each, so that a million
-// ids take a few tens of MB whatever their length (docs/benchmarks.md measures it). Two
+// ids take a few tens of MB whatever their length (docs/BENCHMARKS.md measures enqueue). Two
 // different strings collide with probability about n²/2⁶⁵ (3·10⁻⁸ for a million),
 // which would report a false duplicate.
 type hashSet struct {

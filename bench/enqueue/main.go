@@ -1,7 +1,9 @@
 // Command enqueue benchmarks `singbatch enqueue` on large manifests, next to bare Asynq
 // enqueueing of the same number of tasks in the same run:
 //
-//	go run ./bench/enqueue -n 100000,1000000 -out docs/benchmarks.md
+//	go run ./bench/enqueue -n 100000,1000000 [-out FILE] [-json FILE]
+//
+// `go run ./bench` runs it for docs/BENCHMARKS.md (section 5) and reads its -json.
 //
 // For each size it generates a JSONL manifest (99 % songs, 1 % trainings) in a temporary
 // folder, starts its own redis-server (internal/redisproc), builds singbatch, and runs, each

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // The benchmark program end to end on a small manifest, as CI runs it; the 1,000,000-line
-// run is `go run ./bench/enqueue` (docs/benchmarks.md). SINGBATCH_BIN may name a prebuilt
+// run is part of `go run ./bench` (docs/BENCHMARKS.md, section 5). SINGBATCH_BIN may name a prebuilt
 // binary; otherwise ./cmd/singbatch is built.
 func TestBenchmarkSmall(t *testing.T) {
 	t.Parallel()

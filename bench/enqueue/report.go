@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// markdown renders the results as the section docs/benchmarks.md holds.
+// markdown renders the results as a Markdown section (-out).
 func markdown(r result, o options) string {
 	var b strings.Builder
 	sizes := make([]string, len(o.sizes))
@@ -16,7 +16,7 @@ func markdown(r result, o options) string {
 		sizes[i] = fmt.Sprint(n)
 	}
 	fmt.Fprintf(&b, "# Enqueue benchmark\n\n")
-	fmt.Fprintf(&b, "Produced by `go run ./bench/enqueue -n %s -out docs/benchmarks.md` on %s (%d CPUs, %s, %s).\n\n",
+	fmt.Fprintf(&b, "Produced by `go run ./bench/enqueue -n %s` on %s (%d CPUs, %s, %s).\n\n",
 		strings.Join(sizes, ","), time.Now().UTC().Format("2006-01-02"), r.cpus, r.goVer, r.redis)
 	b.WriteString("Each row is one child process, measured from its start to its exit; peak RSS is the\n" +
 		"kernel's `ru_maxrss` of that process. The manifest is JSONL, 99 % songs and 1 % trainings;\n" +
