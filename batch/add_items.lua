@@ -1,11 +1,14 @@
 -- Adds one chunk of manifest items to a batch, atomically. See Store.AddItems.
 -- KEYS[1] batch index set      KEYS[2] batch hash      KEYS[3] batch counts hash
 -- KEYS[4] batch items zset     KEYS[5] manifests hash  KEYS[6] model index set
--- KEYS[7 .. 6+n] item hashes and KEYS[7+n .. 6+2n] item requests, in item order;
+-- KEYS[7 .. 6+n] item hashes and KEYS[7+n .. 6+2n] item requests, in item order (a
+-- request of at most 64 bytes goes in its item's hash instead, field spec: within
+-- Redis's default hash-max-listpack-value, the hash stays a listpack);
 -- further KEYS: model hashes, referenced by index from ARGV.
 -- ARGV[1] batch name, ARGV[2] now (Unix ms), ARGV[3] manifest, ARGV[4] n, ARGV[5] items
 -- the caller refused already (only counted in the manifest's record), ARGV[6] the run
--- token ('' for none), then 6 values per item: id, kind, model, origin, request JSON,
+-- token ('' for none), then 6 values per item: id, kind, model, origin, request (stored
+-- encoding v2),
 -- model key index (0: not a training).
 -- Returns {added, existing, {id, origin, model, state, batch, item, ...},
 -- {index, first origin, ...}}: the third list holds, for each refused training, who
@@ -58,13 +61,17 @@ for i = 0, n - 1 do
     end
     if ok then
       seq = seq + 1
+      -- No updatedAt yet: it is enqueuedAt until the record changes.
       redis.call('HSET', KEYS[7 + i], 'batch', name, 'id', id, 'seq', seq, 'kind', kind,
-        'model', model, 'origin', origin, 'state', 'pending', 'attempt', 1,
-        'enqueuedAt', now, 'updatedAt', now)
+        'model', model, 'origin', origin, 'state', 'pending', 'attempt', 1, 'enqueuedAt', now)
       if run ~= '' then
         redis.call('HSET', KEYS[7 + i], 'run', run)
       end
-      redis.call('SET', KEYS[7 + n + i], req)
+      if #req <= 64 then
+        redis.call('HSET', KEYS[7 + i], 'spec', req)
+      else
+        redis.call('SET', KEYS[7 + n + i], req)
+      end
       redis.call('ZADD', KEYS[4], seq, id)
       added = added + 1
     end

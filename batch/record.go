@@ -32,6 +32,9 @@ const (
 	fieldUpdatedAt    = "updatedAt"
 	fieldCalls        = "calls"
 	fieldHeld         = "held"
+	// fieldSpec holds the item's spec when it is short (add_items.lua); a longer one
+	// has a key of its own (Keys.ItemRequest).
+	fieldSpec = "spec"
 )
 
 // ItemRecord is an item as stored: what to do (from the manifest) and how its current
@@ -76,7 +79,8 @@ type ItemRecord struct {
 	Calls int64 // upstream calls spent on the item, every attempt (Store.AddCall)
 }
 
-// itemFromHash decodes an item hash and its request JSON. key names the record in errors.
+// itemFromHash decodes an item hash and its request (Keys.ItemRequest's value, "" when
+// the spec is in the hash). key names the record in errors.
 func itemFromHash(key string, h map[string]string, request string) (ItemRecord, error) {
 	r := ItemRecord{
 		Batch:            h[fieldBatch],
@@ -124,8 +128,14 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 		}
 		*t.dst = UnixMillis(ms).Time()
 	}
+	if r.UpdatedAt.IsZero() { // not changed since it was stored
+		r.UpdatedAt = r.EnqueuedAt
+	}
+	if request == "" {
+		request = h[fieldSpec]
+	}
 	if request != "" {
-		if r.Spec, err = DecodeSpec([]byte(request)); err != nil {
+		if r.Spec, err = decodeStoredSpec([]byte(request), r.ID); err != nil {
 			return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
 		}
 	}

@@ -115,7 +115,8 @@ func (s *Store) CreateBatch(ctx context.Context, name string) (bool, error) {
 //
 // Items go to Redis in chunks of 500, one round trip each; each chunk is atomic, the
 // whole call is not (a crash midway leaves the first chunks added, and re-running
-// adds the rest). Item requests are stored without CustomID and Callback.
+// adds the rest). Item requests are stored without CustomID and Callback, in encoding
+// v2 (jobspec_v2.go): in the item's hash when short, else under Keys.ItemRequest.
 //
 // A training registers its model as training, owned by that item. When the model name
 // is already training or ready (another item, this batch or another, trains or trained
@@ -189,7 +190,7 @@ func (s *Store) addChunk(ctx context.Context, batch, manifest, run string, items
 	args := make([]any, 0, 6+6*len(send))
 	args = append(args, batch, s.nowMs(), manifest, len(send), len(items)-len(send), run)
 	for _, it := range send {
-		body, err := EncodeSpec(it.Kind, it.Model, it.Spec)
+		body, err := encodeSpecV2(it.ID, it.Spec)
 		if err != nil {
 			return fmt.Errorf("%s: %w", it.Origin, err)
 		}

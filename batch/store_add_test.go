@@ -99,29 +99,76 @@ func TestAddSecondManifestAddsOnlyNewItems(t *testing.T) {
 	}
 }
 
-// The spec comes back as it went in, in its stored encoding v1 (jobspec_v1.go).
+// The spec comes back as it went in, in its stored encoding v2 (jobspec_v2.go): a short
+// one in the item's hash, which stays a listpack, a long one under its own key; a spec
+// stored in encoding v1 by an earlier release still reads.
 func TestAddItemsStoresTheSpec(t *testing.T) {
 	t.Parallel()
 	s, b := setupStore(t)
 	ctx := t.Context()
-	it := songItem("a", 1)
-	it.Spec.Separate, it.Spec.Timeout = true, time.Minute
-	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{it}); err != nil {
+	short := songItem("a", 1)
+	short.Spec.Destination = DefaultDestination("a")
+	long := songItem("b", 2)
+	long.Spec.Separate, long.Spec.Timeout, long.Spec.OutputPrefix = true, time.Minute, "p_"
+	long.Spec.Inputs = []Input{{URL: "https://example.com/in/" + strings.Repeat("x", 60) + ".mp3"}}
+	text := songItem("c", 3)
+	text.Spec.Inputs = []Input{{Text: "la la la"}}
+	train := trainItem("t", "m1", 4)
+	train.Spec.Inputs = append(train.Spec.Inputs, Input{Source: &Source{ContentID: "c", Path: "/v.wav"}}, Input{Text: "t"})
+	items := []Item{short, long, text, train}
+	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", items); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := b.rdb.Get(ctx, b.keys.ItemRequest("b1", "a")).Result()
-	if err != nil {
+	for _, it := range items {
+		h, err := b.rdb.HGetAll(ctx, b.keys.Item("b1", it.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := b.rdb.Exists(ctx, b.keys.ItemRequest("b1", it.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := encodeSpecV2(it.ID, it.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inHash := h[fieldSpec] != ""; inHash == (n == 1) || inHash != (len(enc) <= 64) || (it.ID == "b" || it.ID == "t") == inHash {
+			t.Errorf("%s: spec %q in the hash, request key %d; want the hash for a spec of at most 64 bytes", it.ID, h[fieldSpec], n)
+		}
+		if e, _ := b.rdb.ObjectEncoding(ctx, b.keys.Item("b1", it.ID)).Result(); e != "listpack" && e != "ziplist" {
+			t.Errorf("%s: item hash is a %s", it.ID, e)
+		}
+		rec, err := s.Item(ctx, "b1", it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rec.Spec, it.Spec) {
+			t.Errorf("%s: read back %+v, want %+v", it.ID, rec.Spec, it.Spec)
+		}
+		if rec.UpdatedAt.IsZero() || !rec.UpdatedAt.Equal(rec.EnqueuedAt) {
+			t.Errorf("%s: updated %v, enqueued %v; want both", it.ID, rec.UpdatedAt, rec.EnqueuedAt)
+		}
+	}
+	if raw, _ := b.rdb.HGet(ctx, b.keys.Item("b1", "a"), fieldSpec).Result(); raw != `{"u":"https://example.com/in/a.mp3","c":"repo1"}` {
+		t.Errorf("stored %s", raw)
+	}
+
+	// An item stored by an earlier release: encoding v1 under its own key.
+	old := songItem("v1", 5)
+	old.Spec.Separate = true
+	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{old}); err != nil {
 		t.Fatal(err)
 	}
-	if want, _ := EncodeSpec(it.Kind, it.Model, it.Spec); raw != string(want) {
-		t.Errorf("stored %s, want %s", raw, want)
-	}
-	rec, err := s.Item(ctx, "b1", "a")
-	if err != nil {
+	v1, _ := EncodeSpec(old.Kind, old.Model, old.Spec)
+	if err := b.rdb.HDel(ctx, b.keys.Item("b1", "v1"), fieldSpec).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(rec.Spec, it.Spec) {
-		t.Errorf("read back %+v, want %+v", rec.Spec, it.Spec)
+	if err := b.rdb.Set(ctx, b.keys.ItemRequest("b1", "v1"), v1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Item(ctx, "b1", "v1")
+	if err != nil || !reflect.DeepEqual(rec.Spec, old.Spec) {
+		t.Errorf("v1 record read back %+v (%v), want %+v", rec.Spec, err, old.Spec)
 	}
 }
 

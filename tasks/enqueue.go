@@ -204,7 +204,8 @@ type enqueuer struct {
 func newEnqueuer(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions, prio batch.Priority) *enqueuer {
 	ctx, cancel := context.WithCancelCause(ctx)
 	e := &enqueuer{ctx: ctx, cancel: cancel, store: store, q: q, opts: opts, prio: prio,
-		run: rand.Text(), jobs: make(chan submitJob, enqueueChunk), models: map[string]bool{}, stopRenewal: func() {}}
+		// 13 characters of rand.Text: 65 random bits, stored in each item read.
+		run: rand.Text()[:13], jobs: make(chan submitJob, enqueueChunk), models: map[string]bool{}, stopRenewal: func() {}}
 	e.wg.Add(opts.Workers)
 	for range opts.Workers {
 		go e.work()

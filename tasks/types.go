@@ -5,9 +5,12 @@
 package tasks
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -49,10 +52,55 @@ type ItemRef struct {
 	Attempt int    `json:"attempt"`
 }
 
-// SubmitPayload is TypeSubmit's payload.
+// SubmitPayload is TypeSubmit's payload. It travels in the compact form of its
+// ItemRef (ItemRef.compact), not as JSON: one is queued per item.
 type SubmitPayload struct {
 	ItemRef
 }
+
+// compact is the short text form of a reference: "BATCH:ITEM" for attempt 1,
+// "BATCH/ATTEMPT:ITEM" for others (batch names hold no ':' and no '/'; an item id may
+// hold anything). It never starts with '{', which tells it from a JSON payload.
+func (r ItemRef) compact() []byte {
+	b := make([]byte, 0, len(r.Batch)+len(r.Item)+4)
+	b = append(b, r.Batch...)
+	if r.Attempt != 1 {
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	}
+	b = append(b, ':')
+	return append(b, r.Item...)
+}
+
+// parseCompact reads compact's form into r.
+func (r *ItemRef) parseCompact(b []byte) error {
+	s := string(b)
+	head, item, ok := strings.Cut(s, ":")
+	if !ok || head == "" || item == "" {
+		return fmt.Errorf("bad reference %q", s)
+	}
+	batchName, attempt, hasAttempt := strings.Cut(head, "/")
+	n := 1
+	if hasAttempt {
+		var err error
+		if n, err = strconv.Atoi(attempt); err != nil || n < 1 {
+			return fmt.Errorf("bad reference %q: attempt %q", s, attempt)
+		}
+	}
+	*r = ItemRef{Batch: batchName, Item: item, Attempt: n}
+	return nil
+}
+
+// SubmitRef reads a TypeSubmit task's payload (either form) into its reference.
+func SubmitRef(payload []byte) (ItemRef, error) {
+	var p SubmitPayload
+	err := decodePayload(asynq.NewTask(TypeSubmit, payload), &p)
+	return p.ItemRef, err
+}
+
+// refPtr lets decodePayload read a compact reference into any payload embedding an
+// ItemRef.
+func (r *ItemRef) refPtr() *ItemRef { return r }
 
 // Kind is TypeSubmit.
 func (SubmitPayload) Kind() string { return TypeSubmit }
@@ -108,9 +156,17 @@ func QueueFor(kind batch.Kind, prio batch.Priority) string {
 }
 
 // SubmitTaskID is deterministic per (batch, item, attempt), so enqueueing twice while
-// the first is still queued is refused by Asynq (ErrTaskIDConflict).
+// the first is still queued is refused by Asynq (ErrTaskIDConflict). It is 12 characters
+// of a hash (72 bits) rather than the readable reference, which the payload carries
+// already: with a short payload, the task's message fits the 64 bytes under which
+// Redis keeps asynq's task hash as a listpack (hash-max-listpack-value), about 250
+// bytes less per queued item than a hash table (docs/redis-memory.md). Two live tasks
+// of one queue share an id with odds of n²/2⁷³ (1e-8 for ten million).
 func SubmitTaskID(ref ItemRef) string {
-	return "submit:" + ref.Batch + ":" + ref.Item + ":" + strconv.Itoa(ref.Attempt)
+	h := sha256.New()
+	h.Write([]byte("submit\x00" + ref.Batch + "\x00" + ref.Item + "\x00" + strconv.Itoa(ref.Attempt)))
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:9])
 }
 
 // PollTaskID is deterministic per poll of an attempt.
@@ -121,11 +177,11 @@ func PollTaskID(p PollPayload) string {
 // NewSubmitTask builds the task that submits one attempt of an item of a batch of
 // priority prio.
 func NewSubmitTask(ref ItemRef, kind batch.Kind, prio batch.Priority) (*asynq.Task, error) {
-	return newTask(SubmitPayload{ItemRef: ref},
+	return asynq.NewTask(TypeSubmit, ref.compact(),
 		asynq.TaskID(SubmitTaskID(ref)),
 		asynq.Queue(QueueFor(kind, prio)),
 		asynq.MaxRetry(maxRetry),
-	)
+	), nil
 }
 
 // NewPollTask builds the follow-up that polls a job after delay.
@@ -142,8 +198,18 @@ func NewPollTask(p PollPayload, delay time.Duration) (*asynq.Task, error) {
 // model and rate limiting spend no retries.
 const maxRetry = 25
 
-// decodePayload reads a payload; a malformed one can never succeed, so it skips retries.
+// decodePayload reads a payload: JSON, or the compact reference of a submit task
+// (ItemRef.compact) into a payload embedding an ItemRef. A malformed one can never
+// succeed, so it skips retries.
 func decodePayload(t *asynq.Task, v any) error {
+	if b := t.Payload(); len(b) > 0 && b[0] != '{' {
+		if r, ok := v.(interface{ refPtr() *ItemRef }); ok {
+			if err := r.refPtr().parseCompact(b); err != nil {
+				return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+			}
+			return nil
+		}
+	}
 	if err := json.Unmarshal(t.Payload(), v); err != nil {
 		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
 	}

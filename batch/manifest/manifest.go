@@ -68,7 +68,7 @@ const MaxLineBytes = 1 << 20
 
 // DefaultDestinationRoot is the folder under which a song without an explicit
 // destination gets its own sub-folder, named after the item id (contract README §8).
-const DefaultDestinationRoot = "/singbatch"
+const DefaultDestinationRoot = batch.DefaultDestinationRoot
 
 // ErrUnknownFormat is returned for a manifest whose format cannot be told.
 var ErrUnknownFormat = errors.New("unknown manifest format")

@@ -94,7 +94,7 @@ func (n *normalizer) item() (batch.Item, bool) {
 		}
 	}
 	if kind == batch.KindSong && spec.Destination == "" {
-		spec.Destination = DefaultDestinationRoot + "/" + id
+		spec.Destination = batch.DefaultDestination(id)
 	}
 	return batch.Item{ID: id, Kind: kind, Model: model, Spec: spec, DerivedID: e.id == ""}, true
 }

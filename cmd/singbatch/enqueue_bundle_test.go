@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -90,7 +89,9 @@ func cliSongLines(prefix string, from, n int) string {
 	return s.String()
 }
 
-// queued lists a queue's pending tasks as "TASKID payload".
+// queued lists a queue's pending submit tasks as "submit:BATCH:ITEM:ATTEMPT", then
+// what their task id adds to SubmitTaskID (":resume:…"), after checking that the id
+// is the payload's.
 func (b *cliBundle) queued(queue string) []string {
 	b.t.Helper()
 	var out []string
@@ -106,7 +107,12 @@ func (b *cliBundle) queued(queue string) []string {
 			if ti.Type != tasks.TypeSubmit {
 				b.t.Errorf("task %s in %s has type %s", ti.ID, queue, ti.Type)
 			}
-			out = append(out, ti.ID+" "+string(ti.Payload))
+			ref, err := tasks.SubmitRef(ti.Payload)
+			id := tasks.SubmitTaskID(ref)
+			if err != nil || !strings.HasPrefix(ti.ID, id) {
+				b.t.Errorf("task %s in %s: payload %q (%v), whose id is %s", ti.ID, queue, ti.Payload, err, id)
+			}
+			out = append(out, submitEntry(ref.Batch, ref.Item, ref.Attempt)+strings.TrimPrefix(ti.ID, id))
 		}
 		if len(ts) < 1000 {
 			sort.Strings(out)
@@ -140,9 +146,9 @@ func (b *cliBundle) keys() []string {
 	return ks
 }
 
+// submitEntry is how queued lists the submit task of an item's attempt.
 func submitEntry(batchName, id string, attempt int) string {
-	p, _ := json.Marshal(tasks.SubmitPayload{ItemRef: tasks.ItemRef{Batch: batchName, Item: id, Attempt: attempt}})
-	return tasks.SubmitTaskID(tasks.ItemRef{Batch: batchName, Item: id, Attempt: attempt}) + " " + string(p)
+	return fmt.Sprintf("submit:%s:%s:%d", batchName, id, attempt)
 }
 
 func assertList(t *testing.T, what string, got, want []string) {

@@ -47,7 +47,7 @@ func TestRetryCommand(t *testing.T) {
 	out = b.mustRun("", "retry", "--batch", "r", "--state", "pending", "--id", "s2")
 	assertText(t, "resume s2", out, "batch r: 1 item resumed (current attempt enqueued again)\n")
 	assertList(t, "items after resume", b.items("r"), []string{"s1 pending 2 m.jsonl:s1", "s2 pending 2 m.jsonl:s2", "s3 completed 1 m.jsonl:s3"})
-	if got := b.queued(tasks.QueueSongs); len(got) != 3 || !strings.HasPrefix(got[2], tasks.SubmitTaskID(tasks.ItemRef{Batch: "r", Item: "s2", Attempt: 2})+":resume:") {
+	if got := b.queued(tasks.QueueSongs); len(got) != 3 || !strings.HasPrefix(got[2], submitEntry("r", "s2", 2)+":resume:") {
 		t.Errorf("songs queue after resume: %v", got)
 	}
 
