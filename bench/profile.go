@@ -46,9 +46,9 @@ func profileNamed(name string) (profile, error) {
 			enqueueLines: 1_000_000, overheadJobs: 4000, sectionTimout: 10 * time.Minute}, nil
 	case "short":
 		return profile{name: name, timeScale: 0.02, rate: 20,
-			songs: 30, trainings: 2, epochs: 1, songsOnModels: 8, modeProcs: 2, naivePoll: 5 * time.Second,
-			quotaSongs: 60, quotaProcs: []int{1, 2}, fastRate: 100, fastSongs: 200, fastProcs: 2,
-			enqueueLines: 2000, overheadJobs: 300, sectionTimout: 3 * time.Minute}, nil
+			songs: 20, trainings: 1, epochs: 1, songsOnModels: 4, modeProcs: 2, naivePoll: 5 * time.Second,
+			quotaSongs: 40, quotaProcs: []int{1, 2}, fastRate: 100, fastSongs: 120, fastProcs: 2,
+			enqueueLines: 1000, overheadJobs: 200, sectionTimout: 3 * time.Minute}, nil
 	}
 	return profile{}, fmt.Errorf("-profile %q: want full or short", name)
 }
