@@ -30,6 +30,9 @@ type overheadSection struct {
 	cpu       time.Duration // the worker process's CPU time
 	bare      time.Duration // the no-op server's, start to the last task processed
 	bareCPU   time.Duration
+	// redisBytes is Redis's used_memory once every item was final, over the empty
+	// server's: what a finished batch keeps.
+	redisBytes int64
 }
 
 func (o overheadSection) jobsPerSec() float64  { return float64(o.jobs) / o.singbatch.Seconds() }
@@ -51,6 +54,10 @@ func (e *env) overhead(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
+	empty, err := usedMemory(ctx, s.rdb)
+	if err != nil {
+		return err
+	}
 	if err := s.enqueue(ctx, unlimitedRate, path); err != nil {
 		return err
 	}
@@ -64,6 +71,11 @@ func (e *env) overhead(ctx context.Context, rep *report) error {
 	}
 	sec.singbatch = end.Sub(start)
 	sec.cpu = s.stopProcs()
+	mem, err := usedMemory(ctx, s.rdb)
+	if err != nil {
+		return err
+	}
+	sec.redisBytes = mem - empty
 	e.logf("    %.0f jobs/s, %v CPU/job", sec.jobsPerSec(), (sec.cpu / time.Duration(n)).Round(time.Microsecond))
 
 	e.logf("  bare asynq no-op, %d tasks ...", n)

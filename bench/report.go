@@ -129,10 +129,9 @@ func (r *report) summary(b *strings.Builder) {
 		w("| 5 | Redis bytes per item enqueued | ≤ %d | %.0f | bare asynq %.0f | %s |\n", goalBytesPerItem, per,
 			float64(bare.RedisBytes)/float64(bare.Lines), met(per <= goalBytesPerItem))
 	}
-	if m := r.modes; m != nil {
-		d := m.runs[1]
-		per := float64(d.redisBytes) / float64(d.items)
-		w("| 5 | Redis bytes per item finished (%d items) | ≤ %d | %.0f | | %s |\n", d.items, goalBytesPerItem, per, met(per <= goalBytesPerItem))
+	if o := r.overhead; o != nil {
+		per := float64(o.redisBytes) / float64(o.jobs)
+		w("| 5 | Redis bytes per item finished (%d items) | ≤ %d | %.0f | | %s |\n", o.jobs, goalBytesPerItem, per, met(per <= goalBytesPerItem))
 	}
 	if o := r.overhead; o != nil {
 		ratio := o.jobsPerSec() / o.tasksPerSec()
@@ -211,9 +210,14 @@ func (r *report) enqueueMarkdown(b *strings.Builder) {
 		w("| %s | %.1f s | %.0f | %.2f× | %.1f MiB | %s | %s |\n", m.Name, m.WallSec, m.perSec(), m.perSec()/bare.perSec(),
 			float64(m.MaxRSSKB)/1024, bytes, m.Load)
 	}
-	if m := r.modes; m != nil {
-		d := m.runs[1]
-		w("\nOnce finished (the modes section's default run, %d items, its tasks done): %.0f bytes per item.\n", d.items, float64(d.redisBytes)/float64(d.items))
+	if o := r.overhead; o != nil {
+		w("\nOnce finished (section 6's %d songs, every task done): %.0f bytes per item, everything the run left in Redis included ", o.jobs, float64(o.redisBytes)/float64(o.jobs))
+		w("(asynq's statistics, the learned timings, the limiter's state).")
+		if m := r.modes; m != nil {
+			d := m.runs[1]
+			w(" After the modes section's default run (%d items): %.0f bytes per item.", d.items, float64(d.redisBytes)/float64(d.items))
+		}
+		w("\n")
 	}
 	w("\n")
 }
