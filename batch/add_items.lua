@@ -1,6 +1,6 @@
 -- Adds one chunk of manifest items to a batch, atomically. See Store.AddItems.
 -- KEYS[1] batch index set      KEYS[2] batch hash      KEYS[3] batch counts hash
--- KEYS[4] batch items zset     KEYS[5] manifests hash  KEYS[6] model index set
+-- KEYS[4] batch order list     KEYS[5] manifests hash  KEYS[6] model index set
 -- KEYS[7 .. 6+n] item hashes and KEYS[7+n .. 6+2n] item requests, in item order (a
 -- request of at most 64 bytes goes in its item's hash instead, field spec: within
 -- Redis's default hash-max-listpack-value, the hash stays a listpack);
@@ -26,13 +26,13 @@ for i = 0, n - 1 do
   local a = 7 + i * 6
   local id, kind, model, origin, req = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local mk = tonumber(ARGV[a + 5])
-  local stored = redis.call('ZSCORE', KEYS[4], id)
+  -- An item's hash exists exactly when its id is in the batch (in the order list, or
+  -- in the sorted set of earlier releases).
+  local r = redis.call('HMGET', KEYS[7 + i], 'state', 'run', 'origin')
+  local stored = r[1]
   local first = nil
-  if stored and run ~= '' then
-    local r = redis.call('HMGET', KEYS[7 + i], 'run', 'origin')
-    if r[1] == run then
-      first = r[2] or ''
-    end
+  if stored and run ~= '' and r[2] == run then
+    first = r[3] or ''
   end
   if first then -- stored by this very run: a duplicate line, left alone
     dups[#dups + 1] = i
@@ -72,7 +72,7 @@ for i = 0, n - 1 do
       else
         redis.call('SET', KEYS[7 + n + i], req)
       end
-      redis.call('ZADD', KEYS[4], seq, id)
+      redis.call('RPUSH', KEYS[4], id)
       added = added + 1
     end
   end

@@ -179,7 +179,7 @@ func (s *Store) addChunk(ctx context.Context, batch, manifest, run string, items
 	}
 	keys := make([]string, 6, 6+2*len(send)+4)
 	keys[0], keys[1], keys[2] = s.keys.Batches(), s.keys.Batch(batch), s.keys.BatchCounts(batch)
-	keys[3], keys[4], keys[5] = s.keys.BatchItems(batch), s.keys.BatchManifests(batch), s.keys.Models()
+	keys[3], keys[4], keys[5] = s.keys.BatchOrder(batch), s.keys.BatchManifests(batch), s.keys.Models()
 	for _, it := range send {
 		keys = append(keys, s.keys.Item(batch, it.ID))
 	}

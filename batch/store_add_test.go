@@ -2,11 +2,14 @@ package batch
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestAddItemsTwiceAddsNothing(t *testing.T) {
@@ -368,5 +371,45 @@ func TestAddItemsRunFindsDuplicates(t *testing.T) {
 	}
 	if res.Added != 0 || res.Existing != 2 || len(res.Duplicates) != 0 {
 		t.Fatalf("no run: %+v, want 2 existing", res)
+	}
+}
+
+// A batch begun by an earlier release keeps its first items in a sorted set
+// (Keys.BatchItems); items added now go to the list (Keys.BatchOrder), the old ones
+// are still found as existing, and Items walks both in seq order.
+func TestItemsOfABatchBegunWithTheSortedSet(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	first := songItems("a", 3)
+	if _, err := s.AddItems(ctx, "b1", "one.jsonl", first); err != nil {
+		t.Fatal(err)
+	}
+	// As the earlier release left it: the ids in the sorted set, scored by seq.
+	ids, err := b.rdb.LRange(ctx, b.keys.BatchOrder("b1"), 0, -1).Result()
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("order list %v, %v", ids, err)
+	}
+	for i, id := range ids {
+		if err := b.rdb.ZAdd(ctx, b.keys.BatchItems("b1"), redis.Z{Score: float64(i + 1), Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.rdb.Del(ctx, b.keys.BatchOrder("b1")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.AddItems(ctx, "b1", "two.jsonl", append(songItems("a", 2), songItems("z", 2)...))
+	if err != nil || res.Added != 2 || res.Existing != 2 {
+		t.Fatalf("AddItems = %+v, %v; want 2 added, 2 existing", res, err)
+	}
+	var got []string
+	if err := s.Items(ctx, "b1", nil, func(r ItemRecord) error {
+		got = append(got, fmt.Sprintf("%s:%d", r.ID, r.Seq))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a000000:1 a000001:2 a000002:3 z000000:4 z000001:5"; strings.Join(got, " ") != want {
+		t.Errorf("Items = %v, want %s", got, want)
 	}
 }

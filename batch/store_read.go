@@ -110,6 +110,8 @@ func (s *Store) Items(ctx context.Context, batch string, filter []State, fn func
 	if n == 0 {
 		return fmt.Errorf("items of batch %s: %w", batch, ErrBatchNotFound)
 	}
+	// The sorted set of earlier releases first (its items have the first seqs), then
+	// the list.
 	after := "-inf"
 	for {
 		page, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
@@ -118,42 +120,65 @@ func (s *Store) Items(ctx context.Context, batch string, filter []State, fn func
 		if err != nil {
 			return fmt.Errorf("items of batch %s: %w", batch, err)
 		}
-		if len(page) == 0 {
-			return nil
-		}
-		hashes := make([]*redis.MapStringStringCmd, len(page))
-		reqs := make([]*redis.StringCmd, len(page))
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, z := range page {
-				id := z.Member.(string)
-				hashes[i] = p.HGetAll(ctx, s.keys.Item(batch, id))
-				reqs[i] = p.Get(ctx, s.keys.ItemRequest(batch, id))
-			}
-			return nil
-		}); err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("items of batch %s: %w", batch, err)
-		}
+		ids := make([]string, len(page))
 		for i, z := range page {
-			if err := errors.Join(hashes[i].Err(), ignoreNil(reqs[i].Err())); err != nil {
-				return fmt.Errorf("items of batch %s: %w", batch, err)
-			}
-			h := hashes[i].Val()
-			if len(h) == 0 || (filter != nil && !slices.Contains(filter, State(h[fieldState]))) {
-				continue
-			}
-			rec, err := itemFromHash(s.keys.Item(batch, z.Member.(string)), h, reqs[i].Val())
-			if err != nil {
-				return err
-			}
-			if err := fn(rec); err != nil {
-				return err
-			}
+			ids[i], _ = z.Member.(string)
+		}
+		if err := s.visitItems(ctx, batch, ids, filter, fn); err != nil {
+			return err
 		}
 		if len(page) < itemsPage {
-			return nil
+			break
 		}
 		after = "(" + strconv.FormatInt(int64(page[len(page)-1].Score), 10)
 	}
+	for start := int64(0); ; start += itemsPage {
+		ids, err := s.rdb.LRange(ctx, s.keys.BatchOrder(batch), start, start+itemsPage-1).Result()
+		if err != nil {
+			return fmt.Errorf("items of batch %s: %w", batch, err)
+		}
+		if err := s.visitItems(ctx, batch, ids, filter, fn); err != nil {
+			return err
+		}
+		if len(ids) < itemsPage {
+			return nil
+		}
+	}
+}
+
+// visitItems reads one page of Items and calls fn for each item in filter.
+func (s *Store) visitItems(ctx context.Context, batch string, ids []string, filter []State, fn func(ItemRecord) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	hashes := make([]*redis.MapStringStringCmd, len(ids))
+	reqs := make([]*redis.StringCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			hashes[i] = p.HGetAll(ctx, s.keys.Item(batch, id))
+			reqs[i] = p.Get(ctx, s.keys.ItemRequest(batch, id))
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("items of batch %s: %w", batch, err)
+	}
+	for i, id := range ids {
+		if err := errors.Join(hashes[i].Err(), ignoreNil(reqs[i].Err())); err != nil {
+			return fmt.Errorf("items of batch %s: %w", batch, err)
+		}
+		h := hashes[i].Val()
+		if len(h) == 0 || (filter != nil && !slices.Contains(filter, State(h[fieldState]))) {
+			continue
+		}
+		rec, err := itemFromHash(s.keys.Item(batch, id), h, reqs[i].Val())
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ignoreNil drops redis.Nil, the answer for a key that does not exist.

@@ -24,7 +24,7 @@ var memPatterns = []string{
 	"asynq:*",             // asynq's global keys (queues, servers)
 	"{test}:item:*",
 	"{test}:item-request:*",
-	"{test}:batch-items:*",
+	"{test}:batch-order:*",
 	"{test}:group*",
 	"{test}:*",
 }

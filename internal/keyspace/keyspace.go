@@ -54,8 +54,14 @@ func (k Keys) Batch(name string) string { return k.base() + "batch:" + name }
 // BatchCounts is a batch's number of items per state, a hash state -> count.
 func (k Keys) BatchCounts(name string) string { return k.base() + "batch-counts:" + name }
 
-// BatchItems is a batch's item ids in manifest order, a sorted set scored by seq.
+// BatchItems is a batch's item ids in manifest order, a sorted set scored by seq, as
+// releases before BatchOrder wrote it: read, never written.
 func (k Keys) BatchItems(name string) string { return k.base() + "batch-items:" + name }
+
+// BatchOrder is a batch's item ids in manifest order (seq), a list: about 12 bytes per
+// item where BatchItems's sorted set took 106. A batch begun by an earlier release has
+// its first items in BatchItems and the later ones here.
+func (k Keys) BatchOrder(name string) string { return k.base() + "batch-order:" + name }
 
 // BatchManifests records which manifests were read into a batch, a hash with fields
 // "first:FILE", "last:FILE" (Unix ms), "added:FILE", "existing:FILE", "refused:FILE".

@@ -12,6 +12,7 @@ func TestKeyNames(t *testing.T) {
 		k.Batch("b1"):               "{singbatch}:batch:b1",
 		k.BatchCounts("b1"):         "{singbatch}:batch-counts:b1",
 		k.BatchItems("b1"):          "{singbatch}:batch-items:b1",
+		k.BatchOrder("b1"):          "{singbatch}:batch-order:b1",
 		k.BatchManifests("b1"):      "{singbatch}:batch-manifests:b1",
 		k.Item("b1", "x:y"):         "{singbatch}:item:b1:x:y",
 		k.ItemRequest("b1", "x"):    "{singbatch}:item-request:b1:x",
