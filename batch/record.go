@@ -139,6 +139,14 @@ func itemFromHash(key string, h map[string]string, request string) (ItemRecord, 
 			return ItemRecord{}, fmt.Errorf("item record %s: %w", key, err)
 		}
 	}
+	if r.SongName != "" { // what Update.Stored left out
+		if _, ok := h[fieldOutputRepo]; !ok {
+			r.OutputRepository = r.Spec.ContentID
+		}
+		if _, ok := h[fieldOutputPath]; !ok {
+			r.OutputPath = SongPath(r.Spec.Destination, r.SongName)
+		}
+	}
 	return r, nil
 }
 

@@ -311,3 +311,36 @@ func TestCountersMatchStatesUnderRaces(t *testing.T) {
 	}
 	checkCounts(t, s, "b1", tally)
 }
+
+// Update.Stored leaves out a song's output repository and path when its spec gives
+// them; the record reads them back, and ones that differ are stored.
+func TestStoredUpdateLeavesOutWhatTheSpecGives(t *testing.T) {
+	t.Parallel()
+	s, b := setupStore(t)
+	ctx := t.Context()
+	a, c := songItem("a", 1), songItem("c", 2)
+	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", []Item{a, c}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		it         Item
+		repo, path string
+		stored     bool
+	}{
+		{a, "repo1", "/out/a/out.mp3", false},
+		{c, "elsewhere", "/else/c/out.mp3", true},
+	} {
+		u := Update{SongName: "out.mp3", OutputRepository: tc.repo, OutputPath: tc.path}.Stored(tc.it.Spec)
+		ok, rec, err := s.Transition(ctx, "b1", tc.it.ID, 1, nil, StateCompleted, u)
+		if err != nil || !ok || rec.OutputRepository != tc.repo || rec.OutputPath != tc.path {
+			t.Errorf("%s: %v %v; repo %q path %q, want %q %q", tc.it.ID, ok, err, rec.OutputRepository, rec.OutputPath, tc.repo, tc.path)
+		}
+		n, err := b.rdb.HExists(ctx, b.keys.Item("b1", tc.it.ID), fieldOutputPath).Result()
+		if err != nil || n != tc.stored {
+			t.Errorf("%s: outputPath stored %v (%v), want %v", tc.it.ID, n, err, tc.stored)
+		}
+		if rec, err = s.Item(ctx, "b1", tc.it.ID); err != nil || rec.OutputRepository != tc.repo || rec.OutputPath != tc.path {
+			t.Errorf("%s read: repo %q path %q (%v)", tc.it.ID, rec.OutputRepository, rec.OutputPath, err)
+		}
+	}
+}

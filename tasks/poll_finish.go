@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -38,7 +37,7 @@ func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstre
 			u.SubmittedAt = h.now()
 		}
 	}
-	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt, from, to, u)
+	ok, cur, err := h.store.Transition(ctx, rec.Batch, rec.ID, rec.Attempt, from, to, u.Stored(rec.Spec))
 	if err != nil {
 		return fmt.Errorf("record the end of job %s: %w", job.ID, err)
 	}
@@ -90,7 +89,7 @@ func (h *Handlers) outcome(rec batch.ItemRecord, job *upstream.Job) (batch.State
 	}
 	u.SongName = res.SongName
 	u.OutputRepository = out.ContentID
-	u.OutputPath = strings.TrimSuffix(out.Destination, "/") + "/" + res.SongName
+	u.OutputPath = batch.SongPath(out.Destination, res.SongName)
 	return batch.StateCompleted, u
 }
 

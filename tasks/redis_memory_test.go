@@ -86,8 +86,8 @@ func TestRedisMemoryPerItem(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if per := b.memoryPerItem("finished", before, n); per > 1000 {
-		t.Errorf("finished: %.0f bytes per item in keys, want at most 1000", per)
+	if per := b.memoryPerItem("finished", before, n); per > 850 {
+		t.Errorf("finished: %.0f bytes per item in keys, want at most 850", per)
 	}
 }
 
