@@ -43,7 +43,7 @@ func profileNamed(name string) (profile, error) {
 		return profile{name: name, timeScale: 0.25, rate: 20,
 			songs: 700, trainings: 10, epochs: 1, songsOnModels: 90, modeProcs: 4, naivePoll: 5 * time.Second,
 			quotaSongs: 600, quotaProcs: []int{1, 4, 8}, fastRate: 200, fastSongs: 3000, fastProcs: 8,
-			enqueueLines: 1_000_000, overheadJobs: 4000, sectionTimout: 10 * time.Minute}, nil
+			enqueueLines: 1_000_000, overheadJobs: 10000, sectionTimout: 10 * time.Minute}, nil
 	case "short":
 		return profile{name: name, timeScale: 0.02, rate: 20,
 			songs: 20, trainings: 1, epochs: 1, songsOnModels: 4, modeProcs: 2, naivePoll: 5 * time.Second,

@@ -119,7 +119,7 @@ func (r *report) summary(b *strings.Builder) {
 		w("| 7 | throttled replies, default mode | 0 | %d | naive way %d | %s |\n", d.throttled, m.naive.throttled, met(d.throttled == 0))
 	}
 	for _, q := range r.quota {
-		w("| 2 | quota use, %d processes at %d req/s | ≥ %.2f | %.3f | the rate | %s |\n", q.procs, q.rate, goalQuotaUse, q.quotaUse, met(q.quotaUse >= goalQuotaUse))
+		w("| 2 | quota use, %d processes at %d req/s | ≥ %.2f | %.4f | the rate | %s |\n", q.procs, q.rate, goalQuotaUse, q.quotaUse, met(q.quotaUse >= goalQuotaUse))
 		w("| 2 | … throttled; most requests in 1 s | 0; ≤ %d | %d; %d | | %s |\n", q.rate, q.throttled, q.maxPerSec, met(q.throttled == 0 && q.maxPerSec <= q.rate))
 	}
 	if len(r.enqueue) == 4 {
@@ -186,7 +186,7 @@ func (r *report) quotaMarkdown(b *strings.Builder, _ string) {
 	w("(the rest is its margin for clock jitter).\n\n")
 	w("| processes | UPSTREAM_RATE | songs | quota use | throttled | most req in 1 s | calls/job | makespan | ratio to bound |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, q := range r.quota {
-		w("| %d | %d | %d | %.3f | %d | %d | %.2f | %s | %.3f |\n", q.procs, q.rate, q.items, q.quotaUse, q.throttled, q.maxPerSec,
+		w("| %d | %d | %d | %.4f | %d | %d | %.2f | %s | %.3f |\n", q.procs, q.rate, q.items, q.quotaUse, q.throttled, q.maxPerSec,
 			q.callsPerJob(), ms(q.makespan), q.ratio())
 	}
 	w("\n")
