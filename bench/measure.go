@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/upstream"
@@ -266,18 +263,4 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// usedMemory is Redis's INFO memory used_memory.
-func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	info, err := rdb.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("INFO memory has no used_memory")
 }

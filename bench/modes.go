@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/singbatch/singbatch/internal/redismem"
 	"github.com/singbatch/singbatch/upstream/sim"
 )
 
@@ -95,7 +96,7 @@ func (e *env) runSingbatch(ctx context.Context, m mode, procs, rate int, manifes
 	if err != nil {
 		return runResult{}, err
 	}
-	empty, err := usedMemory(ctx, s.rdb)
+	empty, err := redismem.UsedMemory(ctx, s.rdb)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -121,7 +122,7 @@ func (e *env) runSingbatch(ctx context.Context, m mode, procs, rate int, manifes
 	if err := s.measure(&r, start, finished, rate); err != nil {
 		return r, err
 	}
-	mem, err := usedMemory(ctx, s.rdb)
+	mem, err := redismem.UsedMemory(ctx, s.rdb)
 	r.redisBytes = mem - empty
 	return r, err
 }

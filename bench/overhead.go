@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/singbatch/singbatch/internal/redismem"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
 	"github.com/singbatch/singbatch/upstream/sim"
@@ -54,7 +55,7 @@ func (e *env) overhead(ctx context.Context, rep *report) error {
 	if err != nil {
 		return err
 	}
-	empty, err := usedMemory(ctx, s.rdb)
+	empty, err := redismem.UsedMemory(ctx, s.rdb)
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ func (e *env) overhead(ctx context.Context, rep *report) error {
 	}
 	sec.singbatch = end.Sub(start)
 	sec.cpu = s.stopProcs()
-	mem, err := usedMemory(ctx, s.rdb)
+	mem, err := redismem.UsedMemory(ctx, s.rdb)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/singbatch/singbatch/internal/childproc"
 	"github.com/singbatch/singbatch/tasks"
 )
 
@@ -45,7 +46,7 @@ func (s *stack) workerEnv(scale float64, rate int, m mode, httpAddr string) []st
 // startWorkers starts n `singbatch worker` processes in mode m.
 func (s *stack) startWorkers(n int, scale float64, rate int, m mode) error {
 	for range n {
-		addr, err := freeAddr()
+		addr, err := childproc.FreeAddr()
 		if err != nil {
 			return err
 		}

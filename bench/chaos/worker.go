@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/singbatch/singbatch/internal/childproc"
 )
 
 // worker is one `singbatch worker` process slot: it keeps its HTTP address across
@@ -25,7 +26,7 @@ func (r *run) startWorker(i int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for len(r.workers) <= i {
-		addr, err := freeAddr()
+		addr, err := childproc.FreeAddr()
 		if err != nil {
 			return err
 		}
@@ -39,7 +40,7 @@ func (r *run) startWorker(i int) error {
 	w.cmd = exec.Command(r.bin, "worker")
 	w.cmd.Env = r.env(w.addr)
 	w.cmd.Stdout, w.cmd.Stderr = logf, logf
-	dieWithParent(w.cmd)
+	childproc.DieWithParent(w.cmd)
 	if err := w.cmd.Start(); err != nil {
 		_ = logf.Close()
 		return fmt.Errorf("start %s: %w", w.name, err)
@@ -102,14 +103,4 @@ func (w *worker) wait(d time.Duration) {
 		w.signal(syscall.SIGKILL)
 		<-w.done
 	}
-}
-
-// freeAddr is a loopback address with a port free now.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/batch/manifest"
 	"github.com/singbatch/singbatch/internal/gomod"
+	"github.com/singbatch/singbatch/internal/redismem"
 	"github.com/singbatch/singbatch/internal/redisproc"
 	"github.com/singbatch/singbatch/tasks"
 )
@@ -218,7 +219,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	defer rdb.Close()
 
-	empty, err := usedMemory(ctx, rdb)
+	empty, err := redismem.UsedMemory(ctx, rdb)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +231,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 		if err != nil {
 			return ms, err
 		}
-		if m.redisMem, err = usedMemory(ctx, rdb); err != nil {
+		if m.redisMem, err = redismem.UsedMemory(ctx, rdb); err != nil {
 			return ms, err
 		}
 		m.emptyMem = empty
@@ -249,7 +250,7 @@ func runSize(ctx context.Context, o options, dir, bin string, n int) ([]measure,
 	if err != nil {
 		return ms, err
 	}
-	if m.redisMem, err = usedMemory(ctx, rdb); err != nil {
+	if m.redisMem, err = redismem.UsedMemory(ctx, rdb); err != nil {
 		return ms, err
 	}
 	m.emptyMem = empty
@@ -319,19 +320,6 @@ func generate(path string, n int) error {
 		}
 	}
 	return errors.Join(w.Flush(), f.Close())
-}
-
-func usedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
-	info, err := rdb.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, errors.New("INFO memory has no used_memory")
 }
 
 // checkQueued makes sure every line became a task: a benchmark of lost work is worthless.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/singbatch/singbatch/internal/childproc"
 )
 
 // ErrNotInstalled means redis-server is not on PATH.
@@ -138,7 +140,7 @@ func (p *Proc) launch(ctx context.Context) error {
 		return err
 	}
 	cmd := exec.Command("redis-server", args...)
-	dieWithParent(cmd)
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
