@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/singbatch/singbatch/tasks"
 )
 
 // report is every section's figures.
@@ -229,7 +231,7 @@ func (r *report) overheadMarkdown(b *strings.Builder) {
 	}
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## 6: worker overhead\n\n")
-	w("%d songs against an instant (time scale %g), unlimited simulator, one `singbatch worker` process (%d tasks at once), ", o.jobs, instantScale, 20)
+	w("%d songs against an instant (time scale %g), unlimited simulator, one `singbatch worker` process (%d tasks at once), ", o.jobs, instantScale, tasks.DefaultConcurrency)
 	w("from its start to the last item final; beside it, on a fresh Redis, a bare asynq server with the same concurrency and a handler that does nothing, ")
 	w("from its start to the last of as many tasks processed. CPU is each process's own (user + system); the simulator and Redis are not counted.\n\n")
 	w("| run | wall time | per second | CPU per job or task |\n|---|---:|---:|---:|\n")
