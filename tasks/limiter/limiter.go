@@ -436,8 +436,10 @@ func (l *Limiter) tryBuckets(ctx context.Context, sh *limiterShare, prio Priorit
 			// A granted waiter says so too: the next of its priority is often still on
 			// its way (dequeued after this call frees its worker slot), and without a
 			// mark the lower priorities of other processes would take the next slot.
+			// The mark is advice to other processes; the token is already taken, so a
+			// failed write must not waste it.
 			if err := l.mark(ctx, limFieldPriority+prio.String(), now.Add(interval).UnixMilli()); err != nil {
-				return 0, err
+				l.log.Warn("limiter: priority mark after a grant not written", zap.Error(err))
 			}
 		}
 		return 0, nil
