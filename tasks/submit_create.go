@@ -50,6 +50,13 @@ func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed tim
 	cctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for try := 1; ; try++ {
+		if try > 1 {
+			// A pause or cancel recorded while the last try was refused holds the
+			// resend too: no CreateJob leaves after one.
+			if held, _, err := h.hold(ctx, rec); held || err != nil {
+				return err
+			}
+		}
 		job, err := h.api.CreateJob(cctx, &req)
 		if err == nil {
 			return h.adopt(ctx, rec, job, true)
@@ -65,6 +72,8 @@ func (h *Handlers) create(ctx context.Context, rec batch.ItemRecord, claimed tim
 			// Refused: no job was created, so the caps do not count it.
 			if err := h.store.RefundJob(ctx, rec); err != nil {
 				h.log.Warn("cannot take back the job count of a refused CreateJob", append(itemFields(rec), zap.Error(err))...)
+			} else if err := h.unparkUnderBatchCap(ctx, rec.Batch); err != nil {
+				h.log.Warn("cannot queue again the items the batch's cap held; the batch sweep will", append(itemFields(rec), zap.Error(err))...)
 			}
 			return h.fail(ctx, rec, []batch.State{batch.StateSubmitting}, err.Error())
 		}

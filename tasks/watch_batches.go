@@ -12,7 +12,8 @@ import (
 
 // batchSweepEvery is how often one worker process looks over the batches for what no
 // event brings: items parked over the account's daily cap that may go on (a new UTC
-// day began, or workers run with a higher cap), and batch ends not marked (a worker
+// day began, or workers run with a higher cap), items parked over a batch's cap when
+// a refund missed its unpark, and batch ends not marked (a worker
 // stopped between an item's last transition and Store.MarkEnded).
 const batchSweepEvery = time.Minute
 
@@ -46,11 +47,41 @@ func (h *Handlers) sweepBatches(ctx context.Context) error {
 			announceEnd(ctx, h.store, h.queue, h.log, b.Name)
 		}
 	}
+	for _, b := range batches {
+		if b.HeldBy == "batch" && b.Parked > 0 && (b.MaxJobs == 0 || b.Jobs < b.MaxJobs) {
+			if _, err := h.unparkBatch(ctx, b.Name); err != nil {
+				return fmt.Errorf("batch cap: %w", err)
+			}
+		}
+	}
 	n, err := h.unparkAccountHeld(ctx, batches)
 	if n > 0 {
 		h.log.Info("items held by the account's daily cap queued again", zap.Int("items", n))
 	}
 	return err
+}
+
+// unparkUnderBatchCap queues again the items a batch's cap parked when the batch is
+// back under it: a refused CreateJob takes back its count (Store.RefundJob), and the
+// job it frees must not stay unspent.
+func (h *Handlers) unparkUnderBatchCap(ctx context.Context, name string) error {
+	b, err := h.store.Batch(ctx, name)
+	if err != nil {
+		return err
+	}
+	if b.HeldBy != "batch" || b.Parked == 0 || (b.MaxJobs > 0 && b.Jobs >= b.MaxJobs) {
+		return nil
+	}
+	_, err = h.unparkBatch(ctx, name)
+	return err
+}
+
+func (h *Handlers) unparkBatch(ctx context.Context, name string) (int, error) {
+	n, err := Controls{Store: h.store, Queue: h.queue, Log: h.log}.Unpark(ctx, name)
+	if n > 0 {
+		h.log.Info("items held by the batch's job cap queued again", zap.String("batch", name), zap.Int("items", n))
+	}
+	return n, err
 }
 
 // unparkAccountHeld queues again the parked items of every batch held by the
