@@ -114,10 +114,15 @@ func (h *Handlers) workNotify(ctx context.Context, p NotifyPayload) error {
 	case b.Notify == "":
 		return nil
 	case h.notify.IsZero():
-		return fmt.Errorf("notify %s: this worker has no NOTIFY_SECRET to sign with: %w", p.Batch, asynq.SkipRetry)
+		// Retried, not dropped: a worker that has the secret may run it next. Every
+		// worker must have the same NOTIFY_SECRET (docs/configuration.md).
+		return fmt.Errorf("notify %s: this worker has no NOTIFY_SECRET to sign with", p.Batch)
 	}
 	target, err := h.notify.openURL(b.Notify)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotifySecretDiffers):
+		return fmt.Errorf("notify %s: %w", p.Batch, err) // as above
+	case err != nil:
 		return fmt.Errorf("notify %s: %w: %w", p.Batch, err, asynq.SkipRetry)
 	}
 	body, err := json.Marshal(notification{Type: "batch.finished", Timestamp: h.now().UTC().Format(time.RFC3339), Data: summaryOf(b)})

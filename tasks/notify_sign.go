@@ -85,6 +85,10 @@ func (s NotifySecret) SealURL(raw string) (string, error) {
 }
 
 // openURL decrypts a sealed URL.
+// errNotifySecretDiffers: the URL was sealed under another NOTIFY_SECRET, which
+// another worker may hold.
+var errNotifySecretDiffers = errors.New("cannot open the notification URL: NOTIFY_SECRET is not the one it was sealed with")
+
 func (s NotifySecret) openURL(sealed string) (string, error) {
 	b64, ok := strings.CutPrefix(sealed, "v1:")
 	if !ok {
@@ -103,7 +107,7 @@ func (s NotifySecret) openURL(sealed string) (string, error) {
 	}
 	plain, err := aead.Open(nil, box[:aead.NonceSize()], box[aead.NonceSize():], nil)
 	if err != nil {
-		return "", errors.New("cannot open the notification URL: NOTIFY_SECRET is not the one it was sealed with")
+		return "", errNotifySecretDiffers
 	}
 	return string(plain), nil
 }
