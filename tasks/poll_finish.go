@@ -32,8 +32,8 @@ func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstre
 		from = []batch.State{batch.StateSubmitted}
 	}
 	if rec.JobID == "" { // its callback came first: the job is the one it names
-		u.JobID, u.SubmittedAt = job.ID, job.Timing.CreatedAt.Time()
-		if u.SubmittedAt.IsZero() || u.SubmittedAt.After(h.now()) {
+		u.JobID = job.ID
+		if u.SubmittedAt.IsZero() {
 			u.SubmittedAt = h.now()
 		}
 	}
@@ -62,11 +62,14 @@ func (h *Handlers) finish(ctx context.Context, rec batch.ItemRecord, job *upstre
 	return nil
 }
 
-// outcome is the item's final state and what to record for a final job.
+// outcome is the item's final state and what to record for a final job. Its times
+// are the service's, submittedAt included (the job's createdAt, in place of when this
+// worker saw it accepted): the report's durations then subtract times of one clock.
 func (h *Handlers) outcome(rec batch.ItemRecord, job *upstream.Job) (batch.State, batch.Update) {
 	u := batch.Update{
-		StartedAt:  job.Timing.StartedAt.Time(),
-		FinishedAt: job.Timing.CompletedAt.Time(),
+		SubmittedAt: job.Timing.CreatedAt.Time(),
+		StartedAt:   job.Timing.StartedAt.Time(),
+		FinishedAt:  job.Timing.CompletedAt.Time(),
 	}
 	if job.State != upstream.StateCompleted {
 		u.Error = job.Message
