@@ -56,6 +56,13 @@ func (b BatchRecord) Done() bool {
 	return b.Finished() == b.Total
 }
 
+// FinishedJobs is how many of the jobs created for the batch have ended: those of its
+// items not submitting or submitted now (a refused CreateJob created none and is not
+// counted, Store.RefundJob).
+func (b BatchRecord) FinishedJobs() int64 {
+	return max(b.Jobs-b.Counts[StateSubmitting]-b.Counts[StateSubmitted], 0)
+}
+
 // Finished is how many of the batch's items are in a final state.
 func (b BatchRecord) Finished() int64 {
 	return b.Counts[StateCompleted] + b.Counts[StateFailed] + b.Counts[StateCanceled]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/internal/keyspace"
 )
 
@@ -36,6 +38,13 @@ func TestPauseAndResumeCommands(t *testing.T) {
 	}
 	if out := b.mustRun("", "status", "--batch", "w"); !strings.Contains(out, "paused (singbatch resume)") {
 		t.Errorf("status of a paused batch: %q", out)
+	}
+	// The report says why each item waits.
+	for line := range strings.Lines(b.mustRun("", "report", "--batch", "w")) {
+		var r batch.ReportRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Held != "paused" || r.State != batch.StatePending {
+			t.Errorf("report line %q (%v): want a pending item held as paused", line, err)
+		}
 	}
 	if out := b.mustRun("", "resume", "--batch", "w"); !strings.Contains(out, "3 parked items queued again") {
 		t.Errorf("resume printed %q", out)

@@ -15,8 +15,8 @@ func writeSpending(b *strings.Builder, rec batch.BatchRecord) {
 		fmt.Fprintf(b, " of at most %d (enqueue --max-jobs)", rec.MaxJobs)
 	}
 	fmt.Fprintf(b, ", upstream calls %d", rec.Calls)
-	if done := rec.Finished(); done > 0 {
-		fmt.Fprintf(b, " (%.2f per finished item)", float64(rec.Calls)/float64(done))
+	if done := rec.FinishedJobs(); done > 0 {
+		fmt.Fprintf(b, " (%.2f per finished job)", float64(rec.Calls)/float64(done))
 	}
 	if rec.Priority != batch.PriorityNormal {
 		fmt.Fprintf(b, "; priority %s", rec.Priority)

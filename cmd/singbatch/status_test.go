@@ -13,7 +13,7 @@ import (
 )
 
 // statusFixture enqueues two batches and moves some items of b1 along: of 4 songs and
-// 1 training, 2 completed, 1 failed, 1 submitted, 1 pending.
+// 1 training, 2 completed, 1 failed, 1 submitted, 1 pending; 4 jobs, 10 calls.
 func statusFixture(t *testing.T) *cliBundle {
 	t.Helper()
 	b := newCLI(t)
@@ -29,8 +29,16 @@ func statusFixture(t *testing.T) *cliBundle {
 		}
 	}
 	for _, id := range []string{"s-0001", "s-0002", "s-0003", "t1"} {
-		move(id, batch.StateSubmitting, batch.Update{CustomID: "c-" + id})
+		// Claimed as a worker claims: each counts a job.
+		if o, _, err := b.store.Claim(ctx, "b1", id, 1, "c-"+id, batch.ClaimCaps{}); o != batch.Claimed || err != nil {
+			t.Fatalf("claim %s: %v %v", id, o, err)
+		}
 		move(id, batch.StateSubmitted, batch.Update{JobID: "job-" + id})
+	}
+	for range 10 { // 10 calls over the 3 jobs that ended
+		if err := b.store.AddCall(ctx, "b1", "s-0001"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	move("s-0001", batch.StateCompleted, batch.Update{SongName: "out.mp3", OutputRepository: "repo1", OutputPath: "/singbatch/s-0001/out.mp3"})
 	move("t1", batch.StateCompleted, batch.Update{TrainedModel: "alice_v1"})
@@ -63,16 +71,16 @@ func TestStatus(t *testing.T) {
 	out := b.mustRun("", "status", "--batch", "b1")
 	assertText(t, "status --batch b1", cliMask(out), `batch b1: 3/5 done (60.0%), rate R/s (average since created), ETA E
   pending 1 waiting 0 submitting 0 submitted 1 completed 2 failed 1 canceled 0
-  jobs created 0, upstream calls 0 (0.00 per finished item)
-  last 5 minutes: 0.6 items/min, 0.00 req/s of the account's 5 (UPSTREAM_RATE)
+  jobs created 4, upstream calls 10 (3.33 per finished job)
+  last 5 minutes: 0.6 items/min, 0.03 req/s of the account's 5 (UPSTREAM_RATE)
   manifest `+songs+`: 5 added, 0 found already in batch, 0 refused, over all reads (last TIME)
 `)
 
 	out = b.mustRun("", "status")
 	assertText(t, "status", cliMask(out), `batch b1: 3/5 done (60.0%), rate R/s (average since created), ETA E
   pending 1 waiting 0 submitting 0 submitted 1 completed 2 failed 1 canceled 0
-  jobs created 0, upstream calls 0 (0.00 per finished item)
-  last 5 minutes: 0.6 items/min, 0.00 req/s of the account's 5 (UPSTREAM_RATE)
+  jobs created 4, upstream calls 10 (3.33 per finished job)
+  last 5 minutes: 0.6 items/min, 0.03 req/s of the account's 5 (UPSTREAM_RATE)
   manifest `+songs+`: 5 added, 0 found already in batch, 0 refused, over all reads (last TIME)
 batch b2: 0/2 done (0.0%), rate R/s (average since created), ETA unknown
   pending 2 waiting 0 submitting 0 submitted 0 completed 0 failed 0 canceled 0

@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/cmd/singbatch/internal/dashboard/dashboardtest"
+	"github.com/singbatch/singbatch/tasks"
 )
 
 // The batch page in a real browser: its figures, its two SVG charts (drawn by the
@@ -49,11 +51,11 @@ func TestBatchPageChartsAndControlsInBrowser(t *testing.T) {
 	browse(t, tab, "open the batch", chromedp.Navigate(base+"/batches/"+dashboardtest.Batch),
 		chromedp.WaitVisible("#stats", chromedp.ByQuery))
 	for sel, want := range map[string]string{
-		"#jobs":           "0",
-		"#calls":          strconv.Itoa(dashboardtest.Calls),
-		"#calls-per-item": fmt.Sprintf("%.2f", float64(dashboardtest.Calls)/5), // 5 final items
-		"#rate-limit":     strconv.Itoa(dashboardtest.UpstreamRate),
-		"#priority":       "normal",
+		"#jobs":          strconv.Itoa(dashboardtest.Jobs),
+		"#calls":         strconv.Itoa(dashboardtest.Calls),
+		"#calls-per-job": fmt.Sprintf("%.2f", float64(dashboardtest.Calls)/dashboardtest.FinishedJobs),
+		"#rate-limit":    strconv.Itoa(dashboardtest.UpstreamRate),
+		"#priority":      "normal",
 	} {
 		if got := text(t, tab, sel); got != want {
 			t.Errorf("%s = %q, want %q", sel, got, want)
@@ -120,6 +122,51 @@ func TestBatchPageChartsAndControlsInBrowser(t *testing.T) {
 		t.Errorf("after cancel: canceled %v, counts %v", rec.Canceled, rec.Counts)
 	}
 	screenshot(t, tab, shots, "batch-canceled")
+
+	// A batch over its cap: the items held back, and why.
+	const capped = "capped"
+	if _, err := b.Store.AddItems(ctx, capped, "c.jsonl", []batch.Item{dashboardtest.Song("c1", "default", 1),
+		dashboardtest.Song("c2", "default", 2), dashboardtest.Song("c3", "default", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store.SetMaxJobs(ctx, capped, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []batch.ClaimOutcome{batch.Claimed, batch.ParkedBatchCap, batch.ParkedBatchCap} {
+		if o, _, err := b.Store.Claim(ctx, capped, "c"+strconv.Itoa(i+1), 1, "sb-c"+strconv.Itoa(i+1), batch.ClaimCaps{}); o != want || err != nil {
+			t.Fatalf("claim c%d: %v %v, want %v", i+1, o, err, want)
+		}
+	}
+	browse(t, tab, "open the capped batch", chromedp.Navigate(base+"/batches/"+capped), chromedp.WaitVisible("#held", chromedp.ByQuery))
+	if got, want := text(t, tab, "#held"), "2 items: "+(batch.BatchRecord{HeldBy: "batch"}).HeldReason(); got != want {
+		t.Errorf("held = %q, want %q", got, want)
+	}
+	if got := text(t, tab, "#jobs"); got != "1 of at most 1" {
+		t.Errorf("capped batch's jobs = %q, want 1 of at most 1", got)
+	}
+	screenshot(t, tab, shots, "batch-held")
+
+	// Before anything of a batch finished, its ETA comes from the job durations the
+	// workers learned: its calls at the account's rate, then its longest class's 90th
+	// percentile.
+	const fresh = "fresh"
+	var songs []batch.Item
+	for i := range 10 {
+		songs = append(songs, dashboardtest.Song("f"+strconv.Itoa(i), "default", i+1))
+	}
+	if _, err := b.Store.AddItems(ctx, fresh, "f.jsonl", songs); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := b.Store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: 40 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	browse(t, tab, "open the fresh batch", chromedp.Navigate(base+"/batches/"+fresh), chromedp.WaitVisible("#eta", chromedp.ByQuery))
+	eta := 10*(1+tasks.PollsPerItem)/dashboardtest.UpstreamRate*float64(time.Second) + float64(40*time.Second)
+	if got, want := text(t, tab, "#eta"), time.Duration(eta).Round(time.Second).String()+" (from the job durations learned from the service)"; got != want {
+		t.Errorf("ETA = %q, want %q", got, want)
+	}
 
 	// Failed items grouped by reason, most common first.
 	browse(t, tab, "open the grouped batch", chromedp.Navigate(base+"/batches/"+grouped), chromedp.WaitVisible("#reasons", chromedp.ByQuery))

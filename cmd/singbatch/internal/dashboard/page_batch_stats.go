@@ -26,7 +26,7 @@ type batchStats struct {
 	Paused, Canceled bool
 	Jobs, MaxJobs    int64
 	Calls            int64
-	CallsPerFinished string // "" before any item is final
+	CallsPerFinished string // upstream calls per finished job; "" before any job ended
 	Parked           int64
 	HeldReason       string
 	ItemsPerMinute   string // over the last rateWindow
@@ -49,7 +49,7 @@ type reasonCount struct {
 func (d *Dashboard) newBatchStats(ctx context.Context, b batch.BatchRecord) (batchStats, error) {
 	st := batchStats{Priority: b.Priority.String(), Paused: b.Paused, Canceled: b.Canceled, Jobs: b.Jobs,
 		MaxJobs: b.MaxJobs, Calls: b.Calls, Parked: b.Parked, HeldReason: b.HeldReason()}
-	if done := b.Finished(); done > 0 {
+	if done := b.FinishedJobs(); done > 0 {
 		st.CallsPerFinished = fmt.Sprintf("%.2f", float64(b.Calls)/float64(done))
 	}
 	if d.opts.UpstreamRate > 0 {

@@ -40,6 +40,15 @@ const (
 	UpstreamRate = 10
 	// Calls are the upstream calls seeded on the batch's items (its series).
 	Calls = 7
+	// Jobs are the jobs its items were claimed for (s3, s4, s5, s7, t1, t3), of which
+	// FinishedJobs ended (s5, s7, t1).
+	Jobs         = 6
+	FinishedJobs = 3
+	// NotifySecret is the dashboard's NOTIFY_SECRET, whose key is NotifyKey; the batch's
+	// --notify URL, sealed with it, carries NotifyToken.
+	NotifyKey    = "dashNOTIFYkey-0123456789-abcdef"
+	NotifyToken  = "dashNOTIFYtoken4417"
+	NotifySecret = "whsec_ZGFzaE5PVElGWWtleS0wMTIzNDU2Nzg5LWFiY2RlZg=="
 )
 
 // Bundle is what a dashboard test may use (river-style test bundle).
@@ -66,6 +75,7 @@ func Seed(t *testing.T) *Bundle {
 			"REDIS_URL=" + srv.URL(), "REDIS_PREFIX=" + Prefix,
 			"UPSTREAM_SECRET_ID=" + SecretID, "UPSTREAM_SECRET_KEY=" + SecretKey,
 			"UPSTREAM_GATEWAY_KEY_ID=gw", "UPSTREAM_GATEWAY_KEY_SECRET=" + GatewaySecret,
+			"NOTIFY_SECRET=" + NotifySecret,
 			"LOG_LEVEL=debug", "LOG_FORMAT=json",
 		},
 		Secrets:  true,
@@ -129,9 +139,26 @@ func (b *Bundle) seedItems(t *testing.T) {
 		{EscBatch, EscID, batch.StateFailed, batch.Update{Error: EscError, SongName: `a&b <c>.wav`}},
 	}
 	for _, s := range steps {
+		if s.to == batch.StateSubmitting { // claimed as a worker claims: it counts a job
+			if o, _, err := b.Store.Claim(ctx, s.batch, s.id, 1, s.u.CustomID, batch.ClaimCaps{}); o != batch.Claimed || err != nil {
+				t.Fatalf("seed: claim %s/%s: %v %v", s.batch, s.id, o, err)
+			}
+			continue
+		}
 		if ok, _, err := b.Store.Transition(ctx, s.batch, s.id, 1, nil, s.to, s.u); err != nil || !ok {
 			t.Fatalf("seed %s/%s -> %s: ok=%v err=%v", s.batch, s.id, s.to, ok, err)
 		}
+	}
+	notify, err := tasks.ParseNotifySecret(NotifySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := notify.SealURL("https://hooks.example.com/singbatch?token=" + NotifyToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store.SetNotify(ctx, Batch, sealed); err != nil {
+		t.Fatal(err)
 	}
 	for i := range Calls {
 		if err := b.Store.AddCall(ctx, Batch, []string{"s4", "s5", "t1"}[i%3]); err != nil {
@@ -223,7 +250,8 @@ func Get(t *testing.T, u string) (int, string) {
 // reply could give it.
 func AssertNoSecret(t *testing.T, where, s string) {
 	t.Helper()
-	for _, sec := range []string{SecretID, SecretKey, GatewaySecret} {
+	for _, sec := range []string{SecretID, SecretKey, GatewaySecret, NotifySecret, NotifyKey, NotifyToken,
+		strings.TrimPrefix(NotifySecret, "whsec_")} {
 		q, _ := json.Marshal(sec)
 		forms := map[string]bool{sec: true, string(q[1 : len(q)-1]): true, html.EscapeString(sec): true,
 			url.QueryEscape(sec): true, url.PathEscape(sec): true}
