@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -106,8 +107,27 @@ func TestNotifyOnceWhenBatchEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range snap.leaks(secretNeedles(map[string]string{"notify URL token": "tok-S3CR3T", "notify key": string(notifyKey)})) {
+	needles := secretNeedles(map[string]string{"notify URL token": "tok-S3CR3T", "notify key": string(notifyKey),
+		"NOTIFY_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(notifyKey)})
+	for _, l := range snap.leaks(needles) {
 		t.Errorf("in Redis: %s", l)
+	}
+	// The refused deliveries were logged, and their lines name neither the URL's token
+	// nor the secret.
+	refusals := 0
+	for _, e := range b.logs.All() {
+		line := e.Message + " " + fmt.Sprint(e.ContextMap())
+		if strings.Contains(line, "the receiver answered 503") {
+			refusals++
+		}
+		for _, n := range needles {
+			if strings.Contains(line, string(n.b)) {
+				t.Errorf("log line %q holds %s", e.Message, n.label)
+			}
+		}
+	}
+	if refusals != 2 {
+		t.Errorf("%d log lines of a refused delivery, want 2", refusals)
 	}
 }
 
