@@ -22,8 +22,15 @@ func TestChaosShort(t *testing.T) {
 	if !res.clean() {
 		t.Errorf("the chaos run missed a target:\n%s", report)
 	}
-	if res.Kills != p.Kills || res.RedisRestarts != 1 || res.SIGTERMs != 1 || res.ForgedSent != p.Forged {
-		t.Errorf("not every fault was applied: %+v", res)
+	if res.Kills != p.Kills || res.RedisRestarts != 1 || res.SIGTERMs != 1 || res.ThrottleBursts != 2 || res.ForgedSent != p.Forged {
+		t.Errorf("not every process fault was applied: %+v", res)
+	}
+	for name, n := range map[string]int{"lost CreateJob answers": res.LostCreates, "hung replies": res.Hung,
+		"500s": res.InternalErrors, "callbacks dropped": res.CallbacksDropped, "callbacks duplicated": res.CallbacksDuplicated,
+		"callbacks late": res.CallbacksDelayed, "callbacks delivered": res.CallbacksDelivered} {
+		if n == 0 {
+			t.Errorf("the run met no %s", name)
+		}
 	}
 }
 

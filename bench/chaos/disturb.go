@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"syscall"
 	"time"
 
+	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/upstream"
 )
 
@@ -85,31 +87,60 @@ func (r *run) restart(i int) {
 	}
 }
 
-// forge posts a callback a stranger made up: a real job of the run said completed,
-// with a result of its own, on a path whose token it had to guess.
+// forge posts a callback a stranger made up for a real item: its own job, said
+// completed with a result of the stranger's, on the item's own path, with a token the
+// stranger had to guess. An item whose job is still running is the prize, if one is
+// found. A 2xx reply counts as accepted.
 func (r *run) forge(ctx context.Context) {
-	jobs := r.sim.Jobs()
-	if len(jobs) == 0 {
+	rec, job, ok := r.forgeryTarget(ctx)
+	if !ok {
 		return
 	}
-	j := jobs[r.rng.IntN(len(jobs))]
-	j.State = upstream.StateCompleted
-	j.Outputs = []upstream.Output{{SmartContentResult: &upstream.SmartContentResult{
+	job.State = upstream.StateCompleted
+	job.Timing.CompletedAt = upstream.Millis(time.Now().UnixMilli())
+	job.Outputs = []upstream.Output{{SmartContentResult: &upstream.SmartContentResult{
 		SingingCloning: &upstream.SingingCloningResult{SongName: forgedSongName, ModelName: forgedSongName}}}}
-	body, err := json.Marshal(j)
+	body, err := json.Marshal(job)
 	if err != nil {
 		return
 	}
-	path := fmt.Sprintf("/cb/v1/%s/s%05d/1/%s", chaosBatch, r.rng.IntN(max(1, r.p.Items)), "Zm9yZ2VkLXRva2VuLWd1ZXNz")
+	guess := make([]byte, 32)
+	for i := range guess {
+		guess[i] = byte(r.rng.UintN(256))
+	}
+	path := fmt.Sprintf("/cb/v1/%s/%s/%d/%s", chaosBatch, rec.ID, rec.Attempt, base64.RawURLEncoding.EncodeToString(guess))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.proxy.URL()+path, bytes.NewReader(body))
 	if err != nil {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
+		if resp.StatusCode/100 == 2 {
+			r.events.ForgedAccepted++
+		}
 		_ = resp.Body.Close()
 	}
 	r.events.ForgedSent++
+}
+
+// forgeryTarget picks an item that has a job, preferring one whose job runs still.
+func (r *run) forgeryTarget(ctx context.Context) (batch.ItemRecord, upstream.Job, bool) {
+	var found batch.ItemRecord
+	for range 20 {
+		rec, err := r.store.Item(ctx, chaosBatch, r.itemID(r.rng.IntN(r.p.Items)))
+		if err != nil || rec.JobID == "" {
+			continue
+		}
+		found = rec
+		if rec.State == batch.StateSubmitted {
+			break
+		}
+	}
+	if found.JobID == "" {
+		return found, upstream.Job{}, false
+	}
+	job, ok := r.sim.Job(found.JobID)
+	return found, job, ok
 }
 
 // forgedSongName marks a forged result: found in a record, a forged callback was taken.

@@ -1,7 +1,7 @@
 // Command chaos runs a batch through every fault at once and compares the outcome with
 // the simulator's own truth:
 //
-//	go run ./bench/chaos -out docs/RELIABILITY-chaos.md
+//	go run ./bench/chaos -out docs/reliability-chaos.md
 //
 // Load: 2,000 items (trainings, songs on their models, songs on default) on a real
 // redis-server with AOF, three `singbatch worker` processes built from this tree, and
@@ -14,7 +14,8 @@
 //
 // It prints items final / total, items lost, requests that created more than one job,
 // forged callbacks accepted, the most requests in any 1 s window against the rate, and
-// the makespan. -short runs CI's profile (150 items, 3 kills), which the package's test
+// the makespan, with the faults the simulator injected. -short runs CI's profile (150
+// items, 3 kills, lost answers and hangs five times likelier), which the package's test
 // also runs.
 package main
 

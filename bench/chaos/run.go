@@ -25,11 +25,12 @@ import (
 
 // profile is what one chaos run does.
 type profile struct {
-	Items     int // trainings, songs on them and songs on default: 2 %, 48 %, 50 %
-	Workers   int // worker processes
-	Rate      int // UPSTREAM_RATE and the simulator's limit, req/s
-	Kills     int // SIGKILLs of a random worker, each restarted
-	Forged    int // forged callbacks from a stranger
+	Items     int        // trainings, songs on them and songs on default: 2 %, 48 %, 50 %
+	Workers   int        // worker processes
+	Rate      int        // UPSTREAM_RATE and the simulator's limit, req/s
+	Kills     int        // SIGKILLs of a random worker, each restarted
+	Forged    int        // forged callbacks from a stranger
+	Faults    sim.Faults // the simulator's, all at once
 	TimeScale float64
 	Timeout   time.Duration // the run gives up after it
 	Seed      uint64
@@ -38,13 +39,16 @@ type profile struct {
 
 // fullProfile is the issue's: 2,000 items, three workers, 20 kills, 50 forged callbacks.
 func fullProfile() profile {
-	return profile{Items: 2000, Workers: 3, Rate: 50, Kills: 20, Forged: 50, TimeScale: 0.01,
+	return profile{Items: 2000, Workers: 3, Rate: 50, Kills: 20, Forged: 50, Faults: faults(), TimeScale: 0.01,
 		Timeout: 20 * time.Minute, Seed: 1}
 }
 
-// shortProfile is CI's: the same faults on 150 items, with 3 kills.
+// shortProfile is CI's: the same faults on 150 items, with 3 kills. Lost answers and
+// hangs are five times likelier, so that so few calls surely meet some.
 func shortProfile() profile {
-	return profile{Items: 150, Workers: 3, Rate: 50, Kills: 3, Forged: 10, TimeScale: 0.01,
+	f := faults()
+	f.LoseCreate, f.Hang = 0.05, 0.04
+	return profile{Items: 150, Workers: 3, Rate: 50, Kills: 3, Forged: 10, Faults: f, TimeScale: 0.01,
 		Timeout: 5 * time.Minute, Seed: 2}
 }
 
@@ -142,27 +146,39 @@ func (r *run) setUp(ctx context.Context) error {
 		return err
 	}
 	r.sim, err = sim.New(sim.Options{Credentials: chaosCreds, TimeScale: r.p.TimeScale, SkipFetch: true,
-		Seed: r.p.Seed, Rate: r.p.Rate, Faults: faults(), OutputDir: filepath.Join(r.dir, "out")})
+		Seed: r.p.Seed, Rate: r.p.Rate, Faults: r.p.Faults, OutputDir: filepath.Join(r.dir, "out")})
 	return err
 }
 
 // writeManifest writes the load: trainings, songs on their models, songs on default.
 func (r *run) writeManifest() (string, error) {
 	var b strings.Builder
-	trainings := max(1, r.p.Items/50)
+	trainings := r.trainings()
 	onModels := r.p.Items * 48 / 100
 	for t := range trainings {
-		fmt.Fprintf(&b, `{"id":"t%03d","kind":"train","model":"voice_%03d","urls":["https://cdn.example.com/voice/%d.wav"],"epochs":2}`+"\n", t, t, t)
+		fmt.Fprintf(&b, `{"id":%q,"kind":"train","model":"voice_%03d","urls":["https://cdn.example.com/voice/%d.wav"],"epochs":2}`+"\n", r.itemID(t), t, t)
 	}
 	for i := range r.p.Items - trainings {
 		model := "default"
 		if i < onModels {
 			model = fmt.Sprintf("voice_%03d", i%trainings)
 		}
-		fmt.Fprintf(&b, `{"id":"s%05d","kind":"song","model":%q,"url":"https://cdn.example.com/song/%d.mp3","contentId":"chaos"}`+"\n", i, model, i)
+		fmt.Fprintf(&b, `{"id":%q,"kind":"song","model":%q,"url":"https://cdn.example.com/song/%d.mp3","contentId":"chaos"}`+"\n", r.itemID(trainings+i), model, i)
 	}
 	path := filepath.Join(r.dir, "chaos.jsonl")
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// trainings is how many of the items are trainings: the first ones.
+func (r *run) trainings() int { return max(1, r.p.Items/50) }
+
+// itemID is the id of the manifest's n-th item (from 0): t000… for the trainings,
+// then s00000… for the songs.
+func (r *run) itemID(n int) string {
+	if t := r.trainings(); n >= t {
+		return fmt.Sprintf("s%05d", n-t)
+	}
+	return fmt.Sprintf("t%03d", n)
 }
 
 // env is the workers' and the command line's environment.
