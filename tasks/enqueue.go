@@ -121,6 +121,13 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 	if opts.Workers <= 0 {
 		opts.Workers = DefaultEnqueueWorkers
 	}
+	if opts.ServiceModels != nil {
+		own, err := OwnModels(ctx, store)
+		if err != nil {
+			return res, fmt.Errorf("enqueue: %w", err)
+		}
+		opts.ServiceModels = opts.ServiceModels.Without(own)
+	}
 	stdin := opts.Stdin
 	if opts.Strict {
 		spooled, cleanup, ok, err := strictCheck(ctx, store, &opts, &res)

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"strconv"
@@ -22,6 +23,39 @@ func NewServiceModels(ms []upstream.Model) ServiceModels {
 		s[m.Name] = true
 	}
 	return s
+}
+
+// OwnModels are the names of the models singbatch trains or trained itself (a model
+// record naming its training item). The service lists them once trained; enqueueing
+// the same manifest again must find their trainings in the batch, not reject them as
+// names the service already has. A training of such a name by another item is refused
+// by the store's own check (ModelTakenError).
+func OwnModels(ctx context.Context, store *batch.Store) (map[string]bool, error) {
+	ms, err := store.Models(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		if m.Item != "" {
+			own[m.Name] = true
+		}
+	}
+	return own, nil
+}
+
+// Without is s less the names in drop.
+func (s ServiceModels) Without(drop map[string]bool) ServiceModels {
+	if len(drop) == 0 {
+		return s
+	}
+	out := make(ServiceModels, len(s))
+	for name := range s {
+		if !drop[name] {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // withoutTaken passes seq on, turning each training of a name the service has (or of
