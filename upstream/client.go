@@ -130,7 +130,7 @@ func New(opts Options) (*Client, error) {
 		}
 		c.gateway = &k
 	}
-	hc := http.Client{}
+	hc := http.Client{Transport: newTransport()}
 	if opts.HTTPClient != nil {
 		hc = *opts.HTTPClient
 	}
@@ -138,6 +138,18 @@ func New(opts Options) (*Client, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.http = &hc
 	return c, nil
+}
+
+// idleConnsPerHost is how many kept-alive connections to the service the client holds.
+// Go's default keeps 2: a worker with tens of calls at once would close nearly every
+// connection after its call and open (with TLS, handshake) a new one for the next.
+const idleConnsPerHost = 128
+
+// newTransport is Go's default transport, keeping enough connections alive.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = idleConnsPerHost, idleConnsPerHost
+	return t
 }
 
 // String describes the client without its credentials: fmt does not call Secret's
