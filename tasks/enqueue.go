@@ -86,6 +86,9 @@ type EnqueueResult struct {
 	AlreadyQueued int
 	// Aborted: Strict found a problem, and nothing was written.
 	Aborted bool
+	// StoppedWriting: the run failed after it had begun to write the batch. What it
+	// stored stays, and running the same enqueue again completes it.
+	StoppedWriting bool
 }
 
 // Enqueue reads manifests into a batch and enqueues the submit task of every item.
@@ -107,8 +110,7 @@ type EnqueueResult struct {
 // Invalid lines are reported and skipped (or, with Strict, stop everything before
 // anything is written). A read error, a Redis error or ctx ending stops the run with an
 // error; what was stored until then stays, and running Enqueue again completes it.
-func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions) (EnqueueResult, error) {
-	var res EnqueueResult
+func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts EnqueueOptions) (res EnqueueResult, err error) {
 	if err := batch.ValidBatchName(opts.Batch); err != nil {
 		return res, err
 	}
@@ -141,6 +143,7 @@ func Enqueue(ctx context.Context, store *batch.Store, q TaskEnqueuer, opts Enque
 	if opts.RunLease <= 0 {
 		opts.RunLease = DefaultRunLease
 	}
+	defer func() { res.StoppedWriting = err != nil }()
 	if err := applyBatchOptions(ctx, store, q, opts); err != nil {
 		return res, err
 	}

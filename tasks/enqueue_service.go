@@ -31,17 +31,28 @@ func NewServiceModels(ms []upstream.Model) ServiceModels {
 // names the service already has. A training of such a name by another item is refused
 // by the store's own check (ModelTakenError).
 func OwnModels(ctx context.Context, store *batch.Store) (map[string]bool, error) {
+	return trainedModels(ctx, store, func(m batch.ModelRecord) bool { return m.Item != "" })
+}
+
+// ModelsTrainedBy are the names of the models the batch's own items train or trained.
+// A dry run drops these from the service's list: the real enqueue finds such a
+// training in the batch, while another batch's training of the name is refused.
+func ModelsTrainedBy(ctx context.Context, store *batch.Store, batchName string) (map[string]bool, error) {
+	return trainedModels(ctx, store, func(m batch.ModelRecord) bool { return m.Item != "" && m.Batch == batchName })
+}
+
+func trainedModels(ctx context.Context, store *batch.Store, keep func(batch.ModelRecord) bool) (map[string]bool, error) {
 	ms, err := store.Models(ctx)
 	if err != nil {
 		return nil, err
 	}
-	own := make(map[string]bool, len(ms))
+	names := make(map[string]bool, len(ms))
 	for _, m := range ms {
-		if m.Item != "" {
-			own[m.Name] = true
+		if keep(m) {
+			names[m.Name] = true
 		}
 	}
-	return own, nil
+	return names, nil
 }
 
 // Without is s less the names in drop.

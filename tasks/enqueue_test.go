@@ -88,7 +88,7 @@ func TestEnqueueRecoversFromFailedEnqueues(t *testing.T) {
 	if !errors.Is(err, errQueueDown) {
 		t.Fatalf("error %v, want the queue's", err)
 	}
-	if res.Queued > 700 || res.Added < 500 {
+	if res.Queued > 700 || res.Added < 500 || !res.StoppedWriting {
 		t.Errorf("first run: %+v", res)
 	}
 	rec, err := w.store.Batch(t.Context(), "b")

@@ -131,16 +131,26 @@ func runEnqueue(ctx context.Context, e env, args []string) error {
 
 		ServiceModels: service,
 	})
-	if err == nil || res != (tasks.EnqueueResult{}) {
+	if err == nil || res.Added+res.Existing+res.Rejected+res.Refused+res.Queued+res.AlreadyQueued > 0 || res.Aborted {
 		fmt.Fprintln(e.stdout, enqueueSummary(f.batch, res))
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("batch %s: enqueue interrupted; what was stored stays, run the same command again to finish: %w", f.batch, err)
-	case err != nil:
-		return err
+	if err != nil {
+		return enqueueStopped(f.batch, res, err)
 	}
 	return rejectedError(f.batch, res.Rejected, res.Refused)
+}
+
+// enqueueStopped says what an enqueue that failed leaves behind: once it had begun to
+// write (or was interrupted), what it stored stays and a re-run completes it, adding
+// nothing twice; before that, the error alone says what to fix.
+func enqueueStopped(name string, res tasks.EnqueueResult, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("batch %s: enqueue interrupted; what was stored stays, run the same command again to finish: %w", name, err)
+	case res.StoppedWriting:
+		return fmt.Errorf("batch %s: enqueue stopped; what was stored stays, run the same command again to finish: %w", name, err)
+	}
+	return err
 }
 
 func (f enqueueFlags) maxJobsPtr() *int64 {
@@ -195,7 +205,8 @@ func plural(n int, word string) string {
 // the durations the workers learned from Redis when it can, for its time estimate.
 func planEnqueue(ctx context.Context, e env, cfg config, f enqueueFlags, store *batch.Store, service tasks.ServiceModels,
 	onLineError func(*batch.LineError)) error {
-	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format, service, onLineError)
+	p, err := tasks.PlanManifests(f.batch, cfg.UpstreamRate, f.files, e.stdin, f.format,
+		withoutBatchModels(ctx, e, store, f.batch, service), onLineError)
 	if err != nil {
 		return err
 	}
@@ -204,6 +215,24 @@ func planEnqueue(ctx context.Context, e env, cfg config, f enqueueFlags, store *
 		return err
 	}
 	return rejectedError(f.batch, p.Rejected, 0)
+}
+
+// withoutBatchModels drops from service the models the batch trains itself, which the
+// service lists once trained, so that a dry run of a manifest enqueued before does not
+// reject its own trainings. When Redis cannot say, it checks none against the service
+// and says so: the real enqueue checks them.
+func withoutBatchModels(ctx context.Context, e env, store *batch.Store, name string, service tasks.ServiceModels) tasks.ServiceModels {
+	if len(service) == 0 {
+		return service
+	}
+	ctx, cancel := context.WithTimeout(ctx, learnedDurationsTimeout)
+	defer cancel()
+	own, err := tasks.ModelsTrainedBy(ctx, store, name)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "enqueue: names to train not checked against the service's models (the batch's own trainings cannot be read: %v)\n", err)
+		return nil
+	}
+	return service.Without(own)
 }
 
 // learnedDurationsTimeout bounds the dry run's look at Redis: a plan is worth printing

@@ -419,6 +419,25 @@ func TestEnqueueRejectsNamesTheServiceHas(t *testing.T) {
 		t.Errorf("enqueue: %v, stderr %q", err, errOut)
 	}
 	assertList(t, "records", b.items("b1"), []string{"t2 pending 1 " + path + ":2", "s1 pending 1 " + path + ":3"})
+
+	// Once t2 has trained fresh_v1, the service lists it: a dry run of the same batch
+	// finds its own training, one of another batch still sees the name taken.
+	ctx := t.Context()
+	for _, to := range []batch.State{batch.StateSubmitting, batch.StateSubmitted, batch.StateCompleted} {
+		if ok, _, err := b.store.Transition(ctx, "b1", "t2", 1, nil, to, batch.Update{TrainedModel: "fresh_v1"}); !ok || err != nil {
+			t.Fatalf("t2 to %s: %v %v", to, ok, err)
+		}
+	}
+	if err := srv.AddModel("fresh_v1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err = b.run(ctx, "", "enqueue", "--dry-run", "--batch", "b1", path); err == nil || errOut != want {
+		t.Errorf("dry run again after t2 trained fresh_v1: %v, stderr %q; want only line 1 rejected", err, errOut)
+	}
+	_, errOut, _ = b.run(ctx, "", "enqueue", "--dry-run", "--batch", "b2", path)
+	if !strings.Contains(errOut, path+`:2: model: "fresh_v1" already exists at the service`) {
+		t.Errorf("dry run of another batch: stderr %q; want fresh_v1 rejected", errOut)
+	}
 }
 
 // withoutRuns drops the enqueue runs' records (keyspace.Keys.EnqueueRun) from keys.

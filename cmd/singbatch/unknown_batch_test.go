@@ -17,6 +17,8 @@ func TestUnknownBatchInEveryCommand(t *testing.T) {
 	before := b.keys()
 	for _, args := range [][]string{
 		{"status", "--batch", "nope"},
+		{"status", "--batch", "nope", "--watch"},
+		{"status", "--batch", "nope", "--watch", "--json"},
 		{"report", "--batch", "nope"},
 		{"retry", "--batch", "nope"},
 		{"retry", "--batch", "nope", "--state", "pending"},
