@@ -345,6 +345,8 @@ func TestEnqueueUsage(t *testing.T) {
 		{[]string{"enqueue", "--batch", "a:b", path}, `enqueue: --batch: batch name "a:b": only ASCII letters, digits, '_', '-' and '.' are allowed`},
 		{[]string{"enqueue", "--batch", "b1"}, "enqueue: no manifest given (FILE..., or - for standard input)"},
 		{[]string{"enqueue", "--batch", "b1", "--format", "xml", path}, `enqueue: --format: unknown manifest format "xml": use jsonl or csv`},
+		{[]string{"enqueue", "--batch", "b1", "--priority", "urgent", path}, `enqueue: --priority: priority "urgent": must be high, normal or low`},
+		{[]string{"enqueue", "--batch", "b1", "--max-jobs", "-1", path}, "enqueue: --max-jobs -1: must not be negative (0: no cap)"},
 	} {
 		_, _, err := b.run(t.Context(), "", tc.args...)
 		var u usageError
@@ -365,6 +367,35 @@ func TestEnqueueUsage(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "run the same command again to finish") {
 		t.Errorf("interrupted: %v", err)
 	}
+}
+
+// An empty manifest (no byte, a BOM only, a CSV header only) is no error: it adds
+// nothing, says so, and stores nothing.
+func TestEnqueueEmptyManifest(t *testing.T) {
+	t.Parallel()
+	b := newCLI(t)
+	for _, tc := range []struct{ name, content string }{
+		{"empty.jsonl", ""}, {"bom.jsonl", "\uFEFF"}, {"header.csv", "id,kind,url,content_id\n"},
+	} {
+		out, errOut, err := b.run(t.Context(), "", "enqueue", "--batch", "b1", b.write(tc.name, tc.content))
+		if err != nil || errOut != "" {
+			t.Errorf("%s: %v, stderr %q", tc.name, err, errOut)
+		}
+		assertText(t, tc.name, out, "batch b1: 0 new, 0 already in batch, 0 rejected\nsubmit tasks: 0 enqueued, 0 already queued\n")
+	}
+	out, _, err := b.run(t.Context(), "", "enqueue", "--batch", "b2", "--strict", "-")
+	if err != nil || !strings.HasPrefix(out, "batch b2: 0 new") {
+		t.Errorf("empty stdin, strict: %v, stdout %q", err, out)
+	}
+	// Nothing to store, so nothing is: no empty batch is left behind, only each run's
+	// own record (kept a while so that a re-run is recognised).
+	var stored []string
+	for _, k := range b.keys() {
+		if !strings.Contains(k, ":enqueue-run:") {
+			stored = append(stored, k)
+		}
+	}
+	assertList(t, "keys", stored, nil)
 }
 
 // Standard input's format is told from its content; --format still forces it.
