@@ -16,6 +16,32 @@
 -- already (a duplicate line), its 0-based index and the stored item's origin.
 local name, now, manifest, n, run = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[6]
 
+-- An origin FILE:LINE in this manifest is stored as field at = K:LINE, K the manifest's
+-- number in the batch (fields no:FILE and file:K of the manifests hash): the path is
+-- kept once per batch instead of once per item (ItemRecord.Origin reads it back).
+local mno = redis.call('HGET', KEYS[5], 'no:' .. manifest)
+if not mno then
+  mno = redis.call('HINCRBY', KEYS[5], 'files', 1)
+  redis.call('HSET', KEYS[5], 'no:' .. manifest, mno, 'file:' .. mno, manifest)
+end
+local prefix = manifest .. ':'
+local function originField(origin)
+  if string.sub(origin, 1, #prefix) == prefix then
+    local line = string.sub(origin, #prefix + 1)
+    if string.match(line, '^%d+$') then
+      return 'at', mno .. ':' .. line
+    end
+  end
+  return 'origin', origin
+end
+local function storedOrigin(origin, at)
+  if origin or not at then
+    return origin or ''
+  end
+  local k, line = string.match(at, '^(%d+):(%d+)$')
+  return (redis.call('HGET', KEYS[5], 'file:' .. (k or '')) or '?') .. ':' .. (line or '')
+end
+
 redis.call('SADD', KEYS[1], name)
 redis.call('HSETNX', KEYS[2], 'name', name)
 redis.call('HSETNX', KEYS[2], 'created', now)
@@ -28,11 +54,11 @@ for i = 0, n - 1 do
   local mk = tonumber(ARGV[a + 5])
   -- An item's hash exists exactly when its id is in the batch (in the order list, or
   -- in the sorted set of earlier releases).
-  local r = redis.call('HMGET', KEYS[7 + i], 'state', 'run', 'origin')
+  local r = redis.call('HMGET', KEYS[7 + i], 'state', 'run', 'origin', 'at')
   local stored = r[1]
   local first = nil
   if stored and run ~= '' and r[2] == run then
-    first = r[3] or ''
+    first = storedOrigin(r[3], r[4])
   end
   if first then -- stored by this very run: a duplicate line, left alone
     dups[#dups + 1] = i
@@ -62,8 +88,9 @@ for i = 0, n - 1 do
     if ok then
       seq = seq + 1
       -- No updatedAt yet: it is enqueuedAt until the record changes.
+      local of, ov = originField(origin)
       redis.call('HSET', KEYS[7 + i], 'batch', name, 'id', id, 'seq', seq, 'kind', kind,
-        'model', model, 'origin', origin, 'state', 'pending', 'attempt', 1, 'enqueuedAt', now)
+        'model', model, of, ov, 'state', 'pending', 'attempt', 1, 'enqueuedAt', now)
       if run ~= '' then
         redis.call('HSET', KEYS[7 + i], 'run', run)
       end

@@ -106,7 +106,7 @@ func batchFromHashes(name string, rec, counts, manifests map[string]string) (Bat
 	byFile := map[string]*ManifestRead{}
 	for field, v := range manifests {
 		what, file, ok := strings.Cut(field, ":")
-		if !ok {
+		if !ok || what == "no" || what == "file" { // the manifests' numbers (origin.go)
 			continue
 		}
 		m := byFile[file]

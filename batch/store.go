@@ -64,7 +64,8 @@ type Store struct {
 	joinGroup      *redis.Script
 	claimScript    *redis.Script
 
-	repl *replication // nil: claims are not waited for (SetReplication)
+	repl      *replication // nil: claims are not waited for (SetReplication)
+	manifests manifestNames
 }
 
 // NewStore returns a store on rdb. clock gives the times recorded (time.Now in

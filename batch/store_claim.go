@@ -96,7 +96,7 @@ func (s *Store) claim(ctx context.Context, batch, id string, attempt int, mode s
 		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, err)
 	}
 	req, _ := reply[2].(string)
-	rec, err := itemFromHash(keys[0], h, req)
+	rec, err := s.itemRecord(ctx, keys[0], h, req)
 	if err != nil {
 		return NotClaimed, ItemRecord{}, PriorityNormal, fmt.Errorf("claim %s/%s: %w", batch, id, err)
 	}

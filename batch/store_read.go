@@ -94,7 +94,7 @@ func (s *Store) Item(ctx context.Context, batch, id string) (ItemRecord, error) 
 	if len(h.Val()) == 0 {
 		return ItemRecord{}, fmt.Errorf("item %s/%s: %w", batch, id, ErrItemNotFound)
 	}
-	return itemFromHash(key, h.Val(), req.Val())
+	return s.itemRecord(ctx, key, h.Val(), req.Val())
 }
 
 // Items calls fn for each item of a batch in manifest order (seq), only for items in
@@ -170,7 +170,7 @@ func (s *Store) visitItems(ctx context.Context, batch string, ids []string, filt
 		if len(h) == 0 || (filter != nil && !slices.Contains(filter, State(h[fieldState]))) {
 			continue
 		}
-		rec, err := itemFromHash(s.keys.Item(batch, id), h, reqs[i].Val())
+		rec, err := s.itemRecord(ctx, s.keys.Item(batch, id), h, reqs[i].Val())
 		if err != nil {
 			return err
 		}

@@ -182,7 +182,7 @@ func (s *Store) runItemScript(ctx context.Context, sc *redis.Script, batch, id s
 				return false, ItemRecord{}, err
 			}
 			req, _ := reply[2].(string)
-			rec, err := itemFromHash(keys[0], h, req)
+			rec, err := s.itemRecord(ctx, keys[0], h, req)
 			if err != nil {
 				return false, ItemRecord{}, err
 			}

@@ -64,8 +64,8 @@ func TestRedisMemoryPerItem(t *testing.T) {
 	if err != nil || res.Added != n || res.Queued != n {
 		t.Fatalf("Enqueue: %+v, %v", res, err)
 	}
-	if per := b.memoryPerItem("enqueued", before, n); per > 800 {
-		t.Errorf("enqueued: %.0f bytes per item in keys, want at most 800", per)
+	if per := b.memoryPerItem("enqueued", before, n); per > 560 {
+		t.Errorf("enqueued: %.0f bytes per item in keys, want at most 560", per)
 	}
 
 	b.start()
@@ -86,8 +86,8 @@ func TestRedisMemoryPerItem(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if per := b.memoryPerItem("finished", before, n); per > 850 {
-		t.Errorf("finished: %.0f bytes per item in keys, want at most 850", per)
+	if per := b.memoryPerItem("finished", before, n); per > 640 {
+		t.Errorf("finished: %.0f bytes per item in keys, want at most 640", per)
 	}
 }
 

@@ -64,7 +64,9 @@ func (k Keys) BatchItems(name string) string { return k.base() + "batch-items:" 
 func (k Keys) BatchOrder(name string) string { return k.base() + "batch-order:" + name }
 
 // BatchManifests records which manifests were read into a batch, a hash with fields
-// "first:FILE", "last:FILE" (Unix ms), "added:FILE", "existing:FILE", "refused:FILE".
+// "first:FILE", "last:FILE" (Unix ms), "added:FILE", "existing:FILE", "refused:FILE",
+// and the manifests' numbers that items' origins refer to: "files" (how many),
+// "no:FILE" → K and "file:K" → FILE.
 func (k Keys) BatchManifests(name string) string { return k.base() + "batch-manifests:" + name }
 
 // Item is one item's record, a hash (see batch.ItemRecord) without its request.
