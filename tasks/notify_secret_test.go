@@ -41,6 +41,15 @@ func TestNotifyIsRetriedByWorkersWithoutTheSecret(t *testing.T) {
 	b.enqueueAll("b")
 	b.start() // without the secret
 	rec := b.waitDone("b", 30*time.Second)
+	// Its last item's record is final a moment before the end is marked.
+	for deadline := time.Now().Add(10 * time.Second); rec.Ended.IsZero(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("batch done, its end never marked")
+		}
+		if rec, err = b.store.Batch(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	task, err := newTask(NotifyPayload{Batch: "b", Ended: rec.Ended.UnixMilli()})
 	if err != nil {
 		t.Fatal(err)

@@ -124,8 +124,10 @@ func TestLimiterWindowCountsFromTheReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the call is in flight
-	release()
+	// Read before release: the window stamps the reply with Redis's clock during
+	// release, so a clock read after it returns may come later than the stamp.
 	released := time.Now()
+	release()
 	if err := waitRelease(t.Context(), l, upstream.ActionGetJob); err != nil {
 		t.Fatal(err)
 	}
