@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -48,18 +49,18 @@ import (
 )
 
 type csvSource struct {
-	br   *bufio.Reader
 	cr   *csv.Reader
 	cols []field // column index → field; nil until the header is read
 	dead bool    // the header was bad: no row can be understood
 }
 
 func newCSVSource(r io.Reader) *csvSource {
-	br := bufio.NewReaderSize(r, 64<<10)
-	cr := csv.NewReader(br)
+	// encoding/csv holds a whole record in memory: it reads through boundedLines, which
+	// also drops the byte-order mark.
+	cr := csv.NewReader(&boundedLines{lines: lineReader{br: bufio.NewReaderSize(r, 64<<10)}})
 	cr.FieldsPerRecord = -1 // checked here, with a clearer message
 	cr.ReuseRecord = true
-	return &csvSource{br: br, cr: cr}
+	return &csvSource{cr: cr}
 }
 
 func (s *csvSource) format() Format { return FormatCSV }
@@ -73,11 +74,6 @@ func csvColumns() []field {
 func (s *csvSource) next(e *entry, ps *problems) (int, bool, error) {
 	if s.dead {
 		return 0, false, io.EOF
-	}
-	if s.cols == nil {
-		if err := s.skipBOM(); err != nil {
-			return 0, false, err
-		}
 	}
 	for {
 		rec, err := s.cr.Read()
@@ -98,6 +94,14 @@ func (s *csvSource) next(e *entry, ps *problems) (int, bool, error) {
 			return 0, false, err // io.EOF or a read failure
 		}
 		line, _ := s.cr.FieldPos(0)
+		if i := slices.IndexFunc(rec, isTooLong); i >= 0 {
+			line, _ = s.cr.FieldPos(i)
+			ps.add("line", "longer than %d bytes", MaxLineBytes)
+			if s.cols == nil {
+				s.dead = true
+			}
+			return line, false, nil
+		}
 		if blankRecord(rec) {
 			continue
 		}
@@ -118,19 +122,6 @@ func (s *csvSource) next(e *entry, ps *problems) (int, bool, error) {
 		}
 		return line, true, nil
 	}
-}
-
-// skipBOM drops a UTF-8 byte-order mark at the start of the file.
-func (s *csvSource) skipBOM() error {
-	b, err := s.br.Peek(3)
-	if string(b) == "\uFEFF" {
-		_, err = s.br.Discard(3)
-		return err
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
 }
 
 func blankRecord(rec []string) bool {

@@ -13,8 +13,9 @@ import (
 )
 
 // FuzzReader: whatever the bytes, the reader never panics, ends, yields only items that
-// pass the contract, and reports only well-formed line errors. In CI only the seed corpus
-// runs; explore with: go test ./batch -run '^$' -fuzz FuzzReader -fuzztime 1m
+// pass the contract, and reports only well-formed line errors. CI runs the seed corpus
+// (testdata/fuzz) with the tests, then a bounded run (.ci/run); explore with:
+// go test ./batch/manifest -run '^$' -fuzz FuzzReader -fuzztime 1m
 func FuzzReader(f *testing.F) {
 	for _, name := range []string{"valid.jsonl", "valid.csv", "mixed-errors.jsonl", "mixed-errors.csv", "bad-header.csv"} {
 		b, err := os.ReadFile(filepath.Join(manifestDir, name))

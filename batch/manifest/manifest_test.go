@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -357,6 +358,9 @@ func TestReaderLines(t *testing.T) {
 		}},
 		{"csv binary file", FormatCSV, "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", nil, []string{"m:1: header: column 1: invalid UTF-8"}},
 		{"too long", FormatJSONL, `{"text":"` + strings.Repeat("a", MaxLineBytes) + "\"}\n" + song, []string{"m:2"}, []string{"m:1: line: longer than 1048576 bytes"}},
+		{"csv too long", FormatCSV, "kind,url,content_id\nsong,https://h/" + strings.Repeat("a", MaxLineBytes) + ",r\r\nsong,https://h/a.mp3,r\n",
+			[]string{"m:3"}, []string{"m:2: line: longer than 1048576 bytes"}},
+		{"csv header too long", FormatCSV, "kind," + strings.Repeat("a", MaxLineBytes) + "\nsong\n", nil, []string{"m:1: line: longer than 1048576 bytes"}},
 		{"type error in array", FormatJSONL, `{"kind":"train","model":"m","inputs":[{"url":1}]}`, nil, []string{"m:1: inputs.url: must be a string, not number"}},
 		{"case-insensitive keys", FormatJSONL, `{"Kind":"song","URL":"https://h/a.mp3","ContentId":"r"}`, []string{"m:1"}, nil},
 		{"odd unknown keys", FormatJSONL, `{"":1,"a b":2,"kind":"song"}`, nil, []string{`m:1: "": unknown field`, `m:1: "a b": unknown field`}},
@@ -653,26 +657,34 @@ func (r *endlessLine) Read(p []byte) (int, error) {
 
 // A 10 MB line is reported as too long and skipped, in bounded memory: what reading it
 // allocates does not grow with the line (a 40 MB line costs the same), stays well under
-// the 10 MB it would take to hold it, and the lines after it are read.
+// the 10 MB it would take to hold it, and the lines after it are read. In JSONL and CSV.
 func TestTenMegabyteLineInBoundedMemory(t *testing.T) {
-	read := func(size int) uint64 {
-		t.Helper()
-		song := `{"kind":"song","url":"https://h/a.mp3","contentId":"r"}` + "\n"
-		in := io.MultiReader(&endlessLine{left: size}, strings.NewReader(song))
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		items, problems := drainReader(t, NewReader("big.jsonl", in, FormatJSONL), "big.jsonl")
-		runtime.ReadMemStats(&after)
-		assertLines(t, "problems", problems, []string{"big.jsonl:1: line: longer than 1048576 bytes"})
-		if len(items) != 1 || items[0].Origin != "big.jsonl:2" {
-			t.Errorf("items after the long line: %v", itemOrigins(items))
+	for _, tc := range []struct {
+		name, head, song string
+		format           Format
+	}{
+		{"big.jsonl", "", `{"kind":"song","url":"https://h/a.mp3","contentId":"r"}` + "\n", FormatJSONL},
+		{"big.csv", "kind,url,content_id\n", "song,https://h/a.mp3,r\n", FormatCSV},
+	} {
+		line := 1 + strings.Count(tc.head, "\n")
+		read := func(size int) uint64 {
+			t.Helper()
+			in := io.MultiReader(strings.NewReader(tc.head), &endlessLine{left: size}, strings.NewReader(tc.song))
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			items, problems := drainReader(t, NewReader(tc.name, in, tc.format), tc.name)
+			runtime.ReadMemStats(&after)
+			assertLines(t, "problems", problems, []string{fmt.Sprintf("%s:%d: line: longer than 1048576 bytes", tc.name, line)})
+			if len(items) != 1 || items[0].Origin != fmt.Sprintf("%s:%d", tc.name, line+1) {
+				t.Errorf("%s: items after the long line: %v", tc.name, itemOrigins(items))
+			}
+			return after.TotalAlloc - before.TotalAlloc
 		}
-		return after.TotalAlloc - before.TotalAlloc
-	}
-	ten, forty := read(10<<20), read(40<<20)
-	t.Logf("allocated %d bytes for a 10 MB line, %d for a 40 MB one", ten, forty)
-	if ten > 6*MaxLineBytes || forty > ten+MaxLineBytes {
-		t.Errorf("allocations grow with the line: %d bytes for 10 MB, %d for 40 MB", ten, forty)
+		ten, forty := read(10<<20), read(40<<20)
+		t.Logf("%s: allocated %d bytes for a 10 MB line, %d for a 40 MB one", tc.name, ten, forty)
+		if ten > 6*MaxLineBytes || forty > ten+MaxLineBytes {
+			t.Errorf("%s: allocations grow with the line: %d bytes for 10 MB, %d for 40 MB", tc.name, ten, forty)
+		}
 	}
 }
