@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -25,10 +26,12 @@ func (t replyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Request: r, ContentLength: int64(len(t.body))}, nil
 }
 
-// FuzzDecodeReply: whatever the service answers (status, Retry-After, body), the
-// client never panics, returns a job or an error, never both, classifies every error
-// as one of its kinds, and never puts the credentials in an error. In CI the seed
-// corpus and a bounded run go; explore with
+// FuzzDecodeReply: whatever the service answers (status, Retry-After, body) to any of
+// its calls (GetJob, ListJobs, CreateJob, the pages of ListModels), the client never
+// panics, ends, returns a value or an error, never both, classifies every error as one
+// of its kinds, never returns a created job without an id, and never puts the
+// credentials in an error. In CI the seed corpus (testdata/fuzz, and the contract's
+// examples in testdata/upstream) and a bounded run go; explore with
 // go test ./upstream -run '^$' -fuzz FuzzDecodeReply -fuzztime 1m
 func FuzzDecodeReply(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "upstream", "*.json"))
@@ -47,6 +50,10 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Add(200, "", []byte(`{"Response":{"Jobs":[{"id":"a"},null],"total":"x"}}`))
 	f.Add(302, "", []byte{})
 
+	f.Add(200, "", []byte(`{"Response":{"createJobResponse":{"job":{"id":7,"state":"SUBMITTED"}}}}`))
+	f.Add(200, "", []byte(`{"listModelsResponse":{"total":"3","models":[{"name":"a"},{"name":1},null]}}`))
+	f.Add(200, "", []byte(`{"requestId":"r","listModelsResponse":{"total":5,"models":[{"name":"a"}]}}`))
+	create := fuzzCreateRequest(f)
 	creds := Credentials{SecretID: NewSecret("AKIDfuzzID"), SecretKey: NewSecret("fuzz-S3CR3T")}
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
 		if status < 100 || status > 999 {
@@ -67,7 +74,33 @@ func FuzzDecodeReply(f *testing.F) {
 		checkOutcome(t, job != nil, err)
 		jobs, _, err := c.ListJobsPartial(ctx, "cid")
 		checkOutcome(t, jobs != nil || err == nil, err)
+		created, err := c.CreateJob(ctx, create)
+		checkOutcome(t, created != nil, err)
+		if err == nil && created.ID == "" {
+			t.Fatal("a created job without an id")
+		}
+		// The same reply to every page: AllModels must end on it, whatever it says.
+		models, err := c.AllModels(ctx)
+		checkOutcome(t, models != nil, err)
 	})
+}
+
+// fuzzCreateRequest is the contract's example CreateJob request, placeholders filled.
+func fuzzCreateRequest(f *testing.F) *CreateJobRequest {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "upstream", "create-generate.request.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	filled := strings.NewReplacer(`"{callback}"`, `""`, "{customId}", "fuzz-1", "{url}", "https://cdn.example.com/a.mp3",
+		"{contentId}", "repo1", "{outputPrefix}", "out").Replace(string(b))
+	var env Envelope
+	if err := json.Unmarshal([]byte(filled), &env); err != nil || env.CreateJobRequest == nil {
+		f.Fatalf("example request: %v", err)
+	}
+	if err := env.CreateJobRequest.Validate(); err != nil {
+		f.Fatalf("example request: %v", err)
+	}
+	return env.CreateJobRequest
 }
 
 // checkOutcome: a value or a classified error, never both, and no secret in it.

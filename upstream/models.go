@@ -35,7 +35,8 @@ func (c *Client) ListModels(ctx context.Context, offset, limit int) (*ListModels
 // gives no total, until a page comes back empty. A short page proves nothing: a service
 // may cap its pages below the limit asked for. An empty page always ends the walk (a
 // total that overstates), and a service that keeps sending pages past maxModelPages,
-// or sends the same page again, is an error rather than an endless loop.
+// or sends the same page again, is an error rather than an endless loop: ErrTransient,
+// as any unusable reply of a read-only call.
 func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 	all := []Model{}
 	prevFirst := ""
@@ -48,7 +49,7 @@ func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 			return all, nil
 		}
 		if page > 0 && resp.Models[0].Name == prevFirst {
-			return nil, fmt.Errorf("all models, offset %d: the service sent the previous page again", len(all))
+			return nil, fmt.Errorf("all models, offset %d: the service sent the previous page again: %w", len(all), ErrTransient)
 		}
 		prevFirst = resp.Models[0].Name
 		all = append(all, resp.Models...)
@@ -56,5 +57,5 @@ func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 			return all, nil
 		}
 	}
-	return nil, fmt.Errorf("all models: still more after %d models; giving up", len(all))
+	return nil, fmt.Errorf("all models: still more after %d models; giving up: %w", len(all), ErrTransient)
 }
