@@ -86,7 +86,7 @@ func FuzzDecodeReply(f *testing.F) {
 }
 
 // fuzzCreateRequest is the contract's example CreateJob request, placeholders filled.
-func fuzzCreateRequest(f *testing.F) *CreateJobRequest {
+func fuzzCreateRequest(f testing.TB) *CreateJobRequest {
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "upstream", "create-generate.request.json"))
 	if err != nil {
 		f.Fatal(err)
