@@ -12,12 +12,18 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // exitUsage is the exit code for a command line that could not be understood.
 const exitUsage = 2
 
 func main() {
+	// go-redis logs some failures itself, in plain text, before returning them; every
+	// one of them is returned too and handled (logged in the configured format, or
+	// reported) where it surfaces. Process-wide, so set here and not by a command.
+	redis.SetLogger(silentRedisLog{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -32,6 +38,11 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// silentRedisLog drops go-redis's own log lines (see main).
+type silentRedisLog struct{}
+
+func (silentRedisLog) Printf(context.Context, string, ...any) {}
 
 // env is what a command may touch: its streams and the process environment, passed in
 // so tests can run commands in-process.
