@@ -50,17 +50,19 @@ import (
 
 type csvSource struct {
 	cr   *csv.Reader
-	cols []field // column index → field; nil until the header is read
-	dead bool    // the header was bad: no row can be understood
+	in   *boundedLines // what cr reads
+	cols []field       // column index → field; nil until the header is read
+	dead bool          // the header was bad: no row can be understood
 }
 
 func newCSVSource(r io.Reader) *csvSource {
 	// encoding/csv holds a whole record in memory: it reads through boundedLines, which
-	// also drops the byte-order mark.
-	cr := csv.NewReader(&boundedLines{lines: lineReader{br: bufio.NewReaderSize(r, 64<<10)}})
+	// bounds lines and records and also drops the byte-order mark.
+	in := &boundedLines{lines: lineReader{br: bufio.NewReaderSize(r, 64<<10)}}
+	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1 // checked here, with a clearer message
 	cr.ReuseRecord = true
-	return &csvSource{cr: cr}
+	return &csvSource{cr: cr, in: in}
 }
 
 func (s *csvSource) format() Format { return FormatCSV }
@@ -77,6 +79,13 @@ func (s *csvSource) next(e *entry, ps *problems) (int, bool, error) {
 	}
 	for {
 		rec, err := s.cr.Read()
+		s.in.endRecord()
+		if errors.Is(err, errRecordTooLong) {
+			// Rows after a quote left open cannot be told apart from the cell's lines.
+			ps.add("line", "longer than %d bytes: a quoted cell runs on to line %d (a quote not closed?); the rest of the file is skipped", MaxLineBytes, s.in.lines.line)
+			s.dead = true
+			return s.in.recordLine, false, nil
+		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) { // a malformed row; the reader goes on with the next
 

@@ -63,7 +63,8 @@ const (
 // StdinName is the name "-" (standard input) gets in errors and origins.
 const StdinName = "stdin"
 
-// MaxLineBytes bounds one JSONL line; longer lines are reported, not read into memory.
+// MaxLineBytes bounds one line, and one CSV record of several lines; longer ones are
+// reported, not read into memory.
 const MaxLineBytes = 1 << 20
 
 // DefaultDestinationRoot is the folder under which a song without an explicit

@@ -361,6 +361,12 @@ func TestReaderLines(t *testing.T) {
 		{"csv too long", FormatCSV, "kind,url,content_id\nsong,https://h/" + strings.Repeat("a", MaxLineBytes) + ",r\r\nsong,https://h/a.mp3,r\n",
 			[]string{"m:3"}, []string{"m:2: line: longer than 1048576 bytes"}},
 		{"csv header too long", FormatCSV, "kind," + strings.Repeat("a", MaxLineBytes) + "\nsong\n", nil, []string{"m:1: line: longer than 1048576 bytes"}},
+		// A quoted cell may hold line breaks, but a record is bounded as a line is: a quote
+		// left open must not take the rest of the file into memory.
+		{"csv quote not closed", FormatCSV, "kind,text,content_id\nsong,x,r\nsong,\"abc\n" + strings.Repeat(strings.Repeat("a", 1000)+"\n", 1100) + "song,x,r\n",
+			[]string{"m:2"}, []string{"m:3: line: longer than 1048576 bytes: a quoted cell runs on to line 1051 (a quote not closed?); the rest of the file is skipped"}},
+		{"csv quoted cell of many lines under the bound", FormatCSV, "kind,text,content_id\nsong,\"" + strings.Repeat(strings.Repeat("a", 1000)+"\n", 1000) + "\",r\nsong,x,r\n",
+			[]string{"m:1003"}, []string{"m:2: text: at most 512 characters (has 1000999)"}},
 		{"type error in array", FormatJSONL, `{"kind":"train","model":"m","inputs":[{"url":1}]}`, nil, []string{"m:1: inputs.url: must be a string, not number"}},
 		{"case-insensitive keys", FormatJSONL, `{"Kind":"song","URL":"https://h/a.mp3","ContentId":"r"}`, []string{"m:1"}, nil},
 		{"odd unknown keys", FormatJSONL, `{"":1,"a b":2,"kind":"song"}`, nil, []string{`m:1: "": unknown field`, `m:1: "a b": unknown field`}},
@@ -637,8 +643,8 @@ func TestSniffFormat(t *testing.T) {
 }
 
 // endlessLine yields n bytes of one JSONL line without holding them: a 10 MB line is
-// never in memory at once.
-type endlessLine struct{ left int }
+// never in memory at once. With width, it yields lines of width bytes (LF included).
+type endlessLine struct{ left, width, done int }
 
 func (r *endlessLine) Read(p []byte) (int, error) {
 	if r.left == 0 {
@@ -647,6 +653,9 @@ func (r *endlessLine) Read(p []byte) (int, error) {
 	n := min(len(p), r.left)
 	for i := range n {
 		p[i] = 'a'
+		if r.done++; r.width > 0 && r.done%r.width == 0 {
+			p[i] = '\n'
+		}
 	}
 	if r.left == n { // the line's end, then a valid line after it
 		p[n-1] = '\n'
@@ -670,21 +679,54 @@ func TestTenMegabyteLineInBoundedMemory(t *testing.T) {
 		read := func(size int) uint64 {
 			t.Helper()
 			in := io.MultiReader(strings.NewReader(tc.head), &endlessLine{left: size}, strings.NewReader(tc.song))
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			items, problems := drainReader(t, NewReader(tc.name, in, tc.format), tc.name)
-			runtime.ReadMemStats(&after)
+			var items []batch.Item
+			var problems []string
+			allocated := allocatedBy(func() { items, problems = drainReader(t, NewReader(tc.name, in, tc.format), tc.name) })
 			assertLines(t, "problems", problems, []string{fmt.Sprintf("%s:%d: line: longer than 1048576 bytes", tc.name, line)})
 			if len(items) != 1 || items[0].Origin != fmt.Sprintf("%s:%d", tc.name, line+1) {
 				t.Errorf("%s: items after the long line: %v", tc.name, itemOrigins(items))
 			}
-			return after.TotalAlloc - before.TotalAlloc
+			return allocated
 		}
 		ten, forty := read(10<<20), read(40<<20)
 		t.Logf("%s: allocated %d bytes for a 10 MB line, %d for a 40 MB one", tc.name, ten, forty)
 		if ten > 6*MaxLineBytes || forty > ten+MaxLineBytes {
 			t.Errorf("%s: allocations grow with the line: %d bytes for 10 MB, %d for 40 MB", tc.name, ten, forty)
 		}
+	}
+}
+
+// allocatedBy returns the bytes f allocates.
+func allocatedBy(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A CSV quote never closed, in front of 10 MB of short lines, is reported at its line in
+// bounded memory, like a 10 MB line: encoding/csv alone would hold all the lines after
+// it as one cell (63 MB allocated for 10 MB, 294 MB for 40 MB).
+func TestUnclosedCSVQuoteInBoundedMemory(t *testing.T) {
+	read := func(size int) uint64 {
+		t.Helper()
+		in := io.MultiReader(strings.NewReader("kind,text,content_id\nsong,x,r\nsong,\"abc\n"),
+			&endlessLine{left: size, width: 100}, strings.NewReader("song,x,r\n"))
+		var items []batch.Item
+		var problems []string
+		allocated := allocatedBy(func() { items, problems = drainReader(t, NewReader("q.csv", in, FormatCSV), "q.csv") })
+		// Line 3 (10 bytes) and 10,485 lines of 100 bytes fit in 1 MiB; line 10,489 does not.
+		assertLines(t, "problems", problems, []string{"q.csv:3: line: longer than 1048576 bytes: a quoted cell runs on to line 10489 (a quote not closed?); the rest of the file is skipped"})
+		assertLines(t, "items", itemOrigins(items), []string{"k-" + items[0].ID[2:] + "@q.csv:2"})
+		return allocated
+	}
+	ten, forty := read(10<<20), read(40<<20)
+	t.Logf("allocated %d bytes for a quote left open before 10 MB of lines, %d before 40 MB", ten, forty)
+	// About 6.4 MB: encoding/csv grows its record to 1 MiB a quarter at a time (about
+	// 5 MiB of copies), then makes a string of it.
+	if ten > 8*MaxLineBytes || forty > ten+MaxLineBytes {
+		t.Errorf("allocations grow with the lines: %d bytes for 10 MB, %d for 40 MB", ten, forty)
 	}
 }
