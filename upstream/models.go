@@ -34,13 +34,14 @@ func (c *Client) ListModels(ctx context.Context, offset, limit int) (*ListModels
 // AllModels walks the pages of models until it has total of them, or, when the service
 // gives no total, until a page comes back empty. A short page proves nothing: a service
 // may cap its pages below the limit asked for. An empty page always ends the walk (a
-// total that overstates), and a service that keeps sending pages past maxModelPages,
-// or sends the same page again, is an error rather than an endless loop: ErrTransient,
-// as any unusable reply of a read-only call.
+// total that overstates). A service that keeps sending pages past maxModelPages, or
+// more than maxModelPages × MaxListLimit models, or sends a page it sent before (its
+// first model seen first on an earlier page), is an error rather than an endless loop
+// or an unbounded list: ErrTransient, as any unusable reply of a read-only call.
 func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 	all := []Model{}
-	prevFirst := ""
-	for page := 0; page < maxModelPages; page++ {
+	firsts := map[string]bool{} // each page's first model
+	for range maxModelPages {
 		resp, err := c.ListModels(ctx, len(all), MaxListLimit)
 		if err != nil {
 			return nil, fmt.Errorf("all models, offset %d: %w", len(all), err)
@@ -48,13 +49,17 @@ func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 		if len(resp.Models) == 0 {
 			return all, nil
 		}
-		if page > 0 && resp.Models[0].Name == prevFirst {
-			return nil, fmt.Errorf("all models, offset %d: the service sent the previous page again: %w", len(all), ErrTransient)
+		if first := resp.Models[0].Name; firsts[first] {
+			return nil, fmt.Errorf("all models, offset %d: the service sent an earlier page again: %w", len(all), ErrTransient)
+		} else {
+			firsts[first] = true
 		}
-		prevFirst = resp.Models[0].Name
 		all = append(all, resp.Models...)
 		if resp.Total > 0 && len(all) >= resp.Total {
 			return all, nil
+		}
+		if len(all) > maxModelPages*MaxListLimit {
+			return nil, fmt.Errorf("all models: more than %d; giving up: %w", maxModelPages*MaxListLimit, ErrTransient)
 		}
 	}
 	return nil, fmt.Errorf("all models: still more after %d models; giving up: %w", len(all), ErrTransient)

@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -98,23 +99,64 @@ func TestAllModels(t *testing.T) {
 	}
 }
 
-// TestAllModelsNeverEnds: a service that keeps sending full pages cannot trap the walk.
+// TestAllModelsNeverEnds: a service that keeps sending pages (the same, earlier ones again,
+// or more than asked for) cannot trap the walk, nor make its list grow without bound.
 func TestAllModelsNeverEnds(t *testing.T) {
 	t.Parallel()
-	t.Run("offset ignored", func(t *testing.T) {
+	// A page of models named names, no total.
+	page := func(names ...string) http.HandlerFunc {
+		ms := make([]string, len(names))
+		for i, n := range names {
+			ms[i] = `{"name":"` + n + `","createdAt":"1"}`
+		}
+		return reply(http.StatusOK, `{"listModelsResponse":{"models":[`+strings.Join(ms, ",")+`]}}`)
+	}
+	full := make([]string, 100)
+	for i := range full {
+		full[i] = fmt.Sprintf("m%d", i)
+	}
+	a, b2 := page("a1", "a2"), page("b1", "b2")
+	for _, tc := range []struct {
+		name     string
+		service  http.HandlerFunc
+		requests int
+	}{
+		{"offset ignored", page(full...), 2},
+		{"pages alternating", sequence(a, b2, a, b2, a, b2), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupClient(t, tc.service)
+			_, err := b.client.AllModels(t.Context())
+			if !errors.Is(err, upstream.ErrTransient) || !strings.Contains(err.Error(), "earlier page") {
+				t.Fatalf("error %v, want the page sent again noticed", err)
+			}
+			if b.rec.count() != tc.requests {
+				t.Errorf("server got %d requests, want %d", b.rec.count(), tc.requests)
+			}
+		})
+	}
+	t.Run("pages over the limit, endless", func(t *testing.T) {
 		t.Parallel()
-		models := make([]string, 100)
-		for i := range models {
-			models[i] = fmt.Sprintf(`{"name":"m%d","createdAt":"1"}`, i)
-		}
-		page := `{"listModelsResponse":{"total":0,"models":[` + strings.Join(models, ",") + `]}}`
-		b := setupClient(t, reply(http.StatusOK, page))
+		// The limit ignored: 5000 models a page, each page new.
+		b := setupClient(t, func(w http.ResponseWriter, r *http.Request) {
+			var env upstream.Envelope
+			if err := json.NewDecoder(r.Body).Decode(&env); err != nil || env.ListModelsRequest == nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			resp := upstream.ListModelsResponse{}
+			for i := range 5000 {
+				resp.Models = append(resp.Models, upstream.Model{Name: fmt.Sprintf("m%d", env.ListModelsRequest.Offset+i)})
+			}
+			_ = json.NewEncoder(w).Encode(upstream.Response{RequestID: "r", ListModelsResponse: &resp})
+		})
 		_, err := b.client.AllModels(t.Context())
-		if err == nil || !strings.Contains(err.Error(), "previous page") {
-			t.Fatalf("error %v, want the repeated page noticed", err)
+		if !errors.Is(err, upstream.ErrTransient) || !strings.Contains(err.Error(), "more than 100000") {
+			t.Fatalf("error %v, want the list bounded", err)
 		}
-		if b.rec.count() != 2 {
-			t.Errorf("server got %d requests, want 2", b.rec.count())
+		if n := b.rec.count(); n != 21 {
+			t.Errorf("server got %d requests, want 21 (105,000 models)", n)
 		}
 	})
 	t.Run("endless distinct pages", func(t *testing.T) {
