@@ -240,7 +240,7 @@ func (c *Client) listJobs(ctx context.Context, customID string, whole bool) ([]J
 			switch l := r.ListJobsResponse; {
 			case l == nil:
 				return "reply has no listJobsResponse"
-			case whole && l.Total > len(l.Jobs):
+			case whole && int(l.Total) > len(l.Jobs):
 				return fmt.Sprintf("listJobsResponse.total is %d but %d jobs came back", l.Total, len(l.Jobs))
 			}
 			return ""
@@ -253,7 +253,7 @@ func (c *Client) listJobs(ctx context.Context, customID string, whole bool) ([]J
 	if jobs == nil {
 		jobs = []Job{}
 	}
-	return jobs, max(resp.ListJobsResponse.Total, len(jobs)), nil
+	return jobs, max(int(resp.ListJobsResponse.Total), len(jobs)), nil
 }
 
 // spec is one action: what goes into the envelope, what a usable reply holds, and

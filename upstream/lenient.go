@@ -65,38 +65,17 @@ func (j *Job) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// UnmarshalJSON reads listJobsResponse, its total a number or a numeric string; a total
-// that is neither counts as not given (0).
-func (l *ListJobsResponse) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
-	}
-	type plain ListJobsResponse
-	aux := struct {
-		*plain
-		Total json.RawMessage `json:"total"`
-	}{plain: (*plain)(l)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	l.Total = lenientTotal(aux.Total)
-	return nil
-}
+// Count is a list's total. On the wire a number; a numeric string is read too, and a
+// total that is neither counts as not given (0).
+type Count int
 
-// UnmarshalJSON reads listModelsResponse as ListJobsResponse's.
-func (l *ListModelsResponse) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
+// UnmarshalJSON reads a total as Count says.
+func (c *Count) UnmarshalJSON(b []byte) error {
+	n, err := lenientInt(b)
+	if err != nil || n < 0 {
+		n = 0
 	}
-	type plain ListModelsResponse
-	aux := struct {
-		*plain
-		Total json.RawMessage `json:"total"`
-	}{plain: (*plain)(l)}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	l.Total = lenientTotal(aux.Total)
+	*c = Count(n)
 	return nil
 }
 
@@ -146,13 +125,4 @@ func lenientInt(b []byte) (int, error) {
 		return 0, fmt.Errorf("%q is not an integer", s)
 	}
 	return int(f), nil
-}
-
-// lenientTotal is a list's total: a count it cannot read is one not given.
-func lenientTotal(b []byte) int {
-	n, err := lenientInt(b)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }

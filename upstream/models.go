@@ -55,7 +55,7 @@ func (c *Client) AllModels(ctx context.Context) ([]Model, error) {
 			firsts[first] = true
 		}
 		all = append(all, resp.Models...)
-		if resp.Total > 0 && len(all) >= resp.Total {
+		if resp.Total > 0 && len(all) >= int(resp.Total) {
 			return all, nil
 		}
 		if len(all) > maxModelPages*MaxListLimit {

@@ -31,7 +31,7 @@ func cappedModelServer(t *testing.T, n, reportTotal, pageCap int) http.HandlerFu
 		if pageCap > 0 {
 			limit = min(limit, pageCap)
 		}
-		resp := upstream.ListModelsResponse{Total: reportTotal, Models: []upstream.Model{}}
+		resp := upstream.ListModelsResponse{Total: upstream.Count(reportTotal), Models: []upstream.Model{}}
 		for i := req.Offset; i < min(n, req.Offset+limit); i++ {
 			resp.Models = append(resp.Models, upstream.Model{Name: fmt.Sprintf("m%06d", i), CreatedAt: upstream.Millis(1000 + i)})
 		}

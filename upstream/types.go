@@ -183,12 +183,12 @@ type GetJobResponse struct {
 // ListJobsResponse is listJobsResponse.
 type ListJobsResponse struct {
 	Jobs  []Job `json:"jobs"`
-	Total int   `json:"total"`
+	Total Count `json:"total"`
 }
 
 // ListModelsResponse is listModelsResponse.
 type ListModelsResponse struct {
-	Total  int     `json:"total"`
+	Total  Count   `json:"total"`
 	Models []Model `json:"models"`
 }
 

@@ -61,7 +61,7 @@ func (s *Server) serveListJobs(c *call, req *upstream.ListJobsRequest) {
 	if s.opts.JobsListCap > 0 && total > s.opts.JobsListCap {
 		jobs = jobs[:s.opts.JobsListCap]
 	}
-	c.ok(upstream.Response{ListJobsResponse: &upstream.ListJobsResponse{Jobs: jobs, Total: total}})
+	c.ok(upstream.Response{ListJobsResponse: &upstream.ListJobsResponse{Jobs: jobs, Total: upstream.Count(total)}})
 }
 
 func (s *Server) serveListModels(c *call, req *upstream.ListModelsRequest) {
@@ -78,7 +78,7 @@ func (s *Server) serveListModels(c *call, req *upstream.ListModelsRequest) {
 	if req.Offset < len(all) {
 		page = all[req.Offset:min(len(all), req.Offset+limit)]
 	}
-	c.ok(upstream.Response{ListModelsResponse: &upstream.ListModelsResponse{Total: len(all), Models: page}})
+	c.ok(upstream.Response{ListModelsResponse: &upstream.ListModelsResponse{Total: upstream.Count(len(all)), Models: page}})
 }
 
 // Models returns the trained (and seeded) models, oldest first, as ListModels pages
