@@ -9,12 +9,7 @@ import (
 // replyClient is a client whose every call gets body with HTTP 200.
 func replyClient(t *testing.T, body string) *Client {
 	t.Helper()
-	c, err := New(Options{BaseURL: "http://service.invalid", MaxAttempts: 1,
-		Credentials: Credentials{SecretID: NewSecret("AKIDlenient"), SecretKey: NewSecret("lenient-key")},
-		HTTPClient:  &http.Client{Transport: replyTransport{200, http.Header{"Content-Type": {"application/json"}}, []byte(body)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _, _ := fuzzClient(t, http.StatusOK, "", []byte(body))
 	return c
 }
 
