@@ -63,6 +63,9 @@ func TestShortProfile(t *testing.T) {
 	}
 	if o := rep.overhead; o == nil || o.singbatch <= 0 || o.bare <= 0 || o.cpu <= 0 || o.bareCPU <= 0 {
 		t.Errorf("overhead section: %+v", o)
+	} else if f := o.floor; f.wall <= 0 || f.cpu <= 0 || f.gets < o.jobs {
+		// runFloor itself required n jobs created, each final.
+		t.Errorf("the floor: %+v for %d jobs", f, o.jobs)
 	}
 	if len(rep.enqueue) != 4 {
 		t.Fatalf("enqueue section: %+v", rep.enqueue)
@@ -77,7 +80,7 @@ func TestShortProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Summary", "## 1, 3, 4, 7", "## 2: quota", "## 5: enqueue", "## 6: worker overhead",
+	for _, want := range []string{"## Summary", "## 1, 3, 4, 7", "## 2: quota", "## 5: enqueue", "## 6: worker overhead", "| the floor, bare asynq CreateJob → GetJob: finished jobs |",
 		"go run ./bench -profile short", notesMarker + "\nWhat was tried.\n"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q", want)

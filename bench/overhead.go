@@ -24,13 +24,15 @@ const (
 	unlimitedRate = 1_000_000
 )
 
-// overheadSection is singbatch's throughput against a bare asynq server's.
+// overheadSection is singbatch's throughput against a bare asynq server's, and against
+// the floor's (floor.go).
 type overheadSection struct {
 	jobs      int
 	singbatch time.Duration // wall time of the worker process, start to the last item final
 	cpu       time.Duration // the worker process's CPU time
 	bare      time.Duration // the no-op server's, start to the last task processed
 	bareCPU   time.Duration
+	floor     floorRun
 	// redisBytes is Redis's used_memory once every item was final, over the empty
 	// server's: what a finished batch keeps.
 	redisBytes int64
@@ -38,15 +40,18 @@ type overheadSection struct {
 
 func (o overheadSection) jobsPerSec() float64  { return float64(o.jobs) / o.singbatch.Seconds() }
 func (o overheadSection) tasksPerSec() float64 { return float64(o.jobs) / o.bare.Seconds() }
+func (o overheadSection) floorPerSec() float64 { return float64(o.jobs) / o.floor.wall.Seconds() }
 
 // overhead measures finished jobs/s of one worker process against an instant, unlimited
-// simulator, and tasks/s of a bare asynq server whose handler does nothing, on the same
-// number of tasks, concurrency and Redis.
+// simulator, tasks/s of a bare asynq server whose handler does nothing, on the same
+// number of tasks, concurrency and Redis, and finished jobs/s of the floor against
+// another such simulator.
 func (e *env) overhead(ctx context.Context, rep *report) error {
 	n := e.p.overheadJobs
 	sec := &overheadSection{jobs: n}
+	instant := sim.Options{TimeScale: instantScale, Seed: 7}
 	e.logf("  singbatch, %d instant jobs ...", n)
-	s, err := e.newStack(ctx, sim.Options{TimeScale: instantScale, Seed: 7})
+	s, err := e.newStack(ctx, instant)
 	if err != nil {
 		return err
 	}
@@ -84,6 +89,13 @@ func (e *env) overhead(ctx context.Context, rep *report) error {
 		return err
 	}
 	e.logf("    %.0f tasks/s, %v CPU/task", sec.tasksPerSec(), (sec.bareCPU / time.Duration(n)).Round(time.Microsecond))
+
+	e.logf("  the floor, bare asynq CreateJob → GetJob, %d instant jobs ...", n)
+	if sec.floor, err = e.runFloor(ctx, instant, n); err != nil {
+		return fmt.Errorf("the floor: %w", err)
+	}
+	e.logf("    %.0f jobs/s, %v CPU/job, %.2f GetJob/job", sec.floorPerSec(),
+		(sec.floor.cpu / time.Duration(n)).Round(time.Microsecond), float64(sec.floor.gets)/float64(n))
 	rep.overhead = sec
 	return nil
 }

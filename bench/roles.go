@@ -14,6 +14,7 @@ const roleEnv = "SINGBATCH_BENCH_ROLE"
 const (
 	roleNaive = "naive" // the naive way's worker (naive.go)
 	roleNoop  = "noop"  // a bare asynq server with a no-op handler (overhead.go)
+	roleFloor = "floor" // a bare asynq CreateJob → GetJob pipeline (floor.go)
 )
 
 func runRole(ctx context.Context, role string) error {
@@ -22,6 +23,8 @@ func runRole(ctx context.Context, role string) error {
 		return naiveWorker(ctx)
 	case roleNoop:
 		return noopWorker(ctx)
+	case roleFloor:
+		return floorWorker(ctx)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
