@@ -107,6 +107,7 @@ func (l *Limiter) remember(st aimdState) {
 	l.mu.Unlock()
 }
 
+// aimdParams are the constants of the adaptive rate.
 type aimdParams struct {
 	max, floor, factor float64
 	increase           float64 // fraction of max per second

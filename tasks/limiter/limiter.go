@@ -2,16 +2,13 @@ package limiter
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
@@ -112,12 +109,11 @@ type ShareStats struct {
 // upstream.Gate. Safe for concurrent use.
 type Limiter struct {
 	rdb  redis.UniversalClient
-	gcra *redis_rate.Limiter
 	opts Options
 	aimd aimdParams
-	all  string // bucket key
-	// markLater sets waiters' marks, keeping a later one already there.
-	markLater *redis.Script
+	all  string // the account bucket's key
+	// attemptScript is one attempt's whole decision (attempt.lua).
+	attemptScript *redis.Script
 	// tolerance: how early before its slot the account bucket grants a call.
 	tolerance time.Duration
 	shares    map[string]*limiterShare
@@ -138,7 +134,7 @@ type Limiter struct {
 type limiterShare struct {
 	name, other string
 	fraction    float64
-	bucket      string
+	bucket      string // the reserved bucket's key
 	turns       *turns
 	ticket      bool // guarded by the turn: a reserved token taken and not yet used
 
@@ -159,7 +155,6 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	}
 	l := &Limiter{
 		rdb:  rdb,
-		gcra: redis_rate.NewLimiter(rdb),
 		opts: opts,
 		aimd: aimdParams{
 			max:      opts.Rate,
@@ -168,9 +163,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 			increase: opts.IncreasePerSecond,
 			window:   opts.DecreaseWindow,
 		},
-		all:       opts.Keys.RateLimit(BucketAll),
-		markLater: redis.NewScript(markLaterLua),
-		log:       opts.Logger,
+		all:           bucketKey(opts.Keys, BucketAll),
+		attemptScript: newAttemptScript(),
+		log:           opts.Logger,
 		// One interval, at most limiterMaxTolerance (5 ms, small against the 31 ms
 		// margin): a waiter late by less than that (a timer, a round trip, a busy
 		// machine) keeps its slot. A tenth of an interval was too little at high rates:
@@ -180,9 +175,9 @@ func New(rdb redis.UniversalClient, opts Options) (*Limiter, error) {
 	l.window = newLimiterWindow(rdb, opts.Keys.RateWindow(), opts.WindowLimit, opts.WindowLease, opts.CallTimeout, opts.Logger)
 	l.shares = map[string]*limiterShare{
 		ShareSubmit: {name: ShareSubmit, other: SharePoll, fraction: opts.SubmitShare,
-			bucket: opts.Keys.RateLimit(ShareSubmit), turns: newTurns()},
+			bucket: bucketKey(opts.Keys, ShareSubmit), turns: newTurns()},
 		SharePoll: {name: SharePoll, other: ShareSubmit, fraction: 1 - opts.SubmitShare,
-			bucket: opts.Keys.RateLimit(SharePoll), turns: newTurns()},
+			bucket: bucketKey(opts.Keys, SharePoll), turns: newTurns()},
 	}
 	return l, nil
 }
@@ -294,42 +289,46 @@ func (l *Limiter) Wait(ctx context.Context, action string) (func(), error) {
 			sh.turns.release()
 		}
 	}()
-	if err := l.waitBuckets(ctx, sh, prio, &held); err != nil {
-		return nil, err
-	}
-	release, err := l.window.take(ctx, l.opts.Sleep)
+	id := l.window.newID()
+	full, err := l.waitBuckets(ctx, sh, prio, &held, id)
 	if err != nil {
-		if ctx.Err() != nil {
-			l.canceled.Add(1)
-			return nil, ctx.Err()
-		}
-		l.errs.Add(1)
 		return nil, err
 	}
-	return release, nil
+	if full > 0 { // the buckets granted, the window did not: their token stays taken
+		if err := l.window.admit(ctx, id, full, l.opts.Sleep); err != nil {
+			if ctx.Err() != nil {
+				l.canceled.Add(1)
+				return nil, ctx.Err()
+			}
+			l.errs.Add(1)
+			return nil, err
+		}
+	}
+	return l.window.releaser(id), nil
 }
 
-// waitBuckets waits for a grant of the GCRA buckets. The caller holds sh's turn
-// (*held); between attempts the turn goes to a waiter of a higher priority, if one has
-// come, and *held says whether it came back.
-func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priority, held *bool) error {
+// waitBuckets waits for a grant of the GCRA buckets, which also asks the window to
+// admit call id, and returns 0 when it did, else how long the window stays full. The
+// caller holds sh's turn (*held); between attempts the turn goes to a waiter of a higher
+// priority, if one has come, and *held says whether it came back.
+func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priority, held *bool, id string) (time.Duration, error) {
 	delayed := false
 	var yielded time.Duration // spent yielding to a higher priority of another process
 	for {
 		if err := ctx.Err(); err != nil {
 			l.canceled.Add(1)
-			return err
+			return 0, err
 		}
-		wait, yield, err := l.attempt(ctx, sh, prio, yielded)
+		o, err := l.attempt(ctx, sh, prio, yielded, id)
 		if err != nil {
 			if ctx.Err() != nil {
 				l.canceled.Add(1)
-				return ctx.Err()
+				return 0, ctx.Err()
 			}
 			l.errs.Add(1)
-			return err
+			return 0, err
 		}
-		if wait == 0 {
+		if o.wait == 0 {
 			sh.granted.Add(1)
 			if delayed {
 				sh.delayed.Add(1)
@@ -340,204 +339,26 @@ func (l *Limiter) waitBuckets(ctx context.Context, sh *limiterShare, prio Priori
 			if yielded > 0 {
 				sh.yielded.Add(1)
 			}
-			return nil
+			return o.full, nil
 		}
 		delayed = true
-		if yield {
-			yielded += wait
+		if o.yield {
+			yielded += o.wait
 		}
-		if err := l.opts.Sleep(ctx, wait); err != nil {
+		if err := l.opts.Sleep(ctx, o.wait); err != nil {
 			l.canceled.Add(1)
-			return err
+			return 0, err
 		}
 		if sh.turns.higherWaiting(prio) {
 			sh.turns.release()
 			*held = false
 			if err := sh.turns.acquire(ctx, prio); err != nil {
 				l.canceled.Add(1)
-				return err
+				return 0, err
 			}
 			*held = true
 		}
 	}
-}
-
-//go:embed mark_later.lua
-var markLaterLua string
-
-// limiterMinWait keeps a denied waiter from spinning on a retry of a few microseconds.
-const limiterMinWait = 200 * time.Microsecond
-
-// attempt tries once to get a grant for sh at priority prio; it returns 0 when granted,
-// else how long to sleep before the next attempt and whether that is to yield to a
-// higher priority's waiter of another process (which it does until it has yielded for
-// StarveAfter intervals). The caller holds sh's turn.
-func (l *Limiter) attempt(ctx context.Context, sh *limiterShare, prio Priority, yielded time.Duration) (time.Duration, bool, error) {
-	st, err := l.state(ctx)
-	if err != nil {
-		return 0, false, err
-	}
-	now := l.opts.Now()
-	if now.Before(st.pausedUntil) {
-		return st.pausedUntil.Sub(now), false, nil
-	}
-	eff := l.opts.Margin * st.rateAt(now, l.aimd)
-	interval := time.Duration(float64(time.Second) / eff)
-	ranked := sh.name == ShareSubmit
-	if ranked && prio > PriorityHigh && yielded < StarveAfter*interval {
-		until, err := l.higherPending(ctx, prio)
-		if err != nil {
-			return 0, false, err
-		}
-		if now.Before(until) {
-			return max(limiterMinWait, min(until.Sub(now), interval)), true, nil
-		}
-	}
-	wait, err := l.tryBuckets(ctx, sh, prio, now, eff, interval)
-	return wait, false, err
-}
-
-// tryBuckets is attempt's try of the buckets (see the package comment).
-func (l *Limiter) tryBuckets(ctx context.Context, sh *limiterShare, prio Priority, now time.Time, eff float64, interval time.Duration) (time.Duration, error) {
-
-	laneRetry := time.Duration(math.MaxInt64)
-	if !sh.ticket {
-		// Burst 2: a waiter that comes back a little late to its reserved bucket does not
-		// lose the slot; the hard cap is the account bucket's business.
-		res, err := l.allowN(ctx, sh.bucket, limitAt(eff*sh.fraction, 2), 1)
-		if err != nil {
-			return 0, fmt.Errorf("limiter %s: reserved bucket: %w", sh.name, err)
-		}
-		if res.Allowed > 0 {
-			sh.ticket = true
-		} else {
-			laneRetry = res.RetryAfter
-		}
-	}
-	if !sh.ticket {
-		until, err := l.pendingUntil(ctx, sh.other)
-		if err != nil {
-			return 0, err
-		}
-		if now.Before(until) { // the other share is waiting within its guarantee: yield
-			return max(limiterMinWait, min(until.Sub(now), laneRetry, interval)), nil
-		}
-	}
-	res, err := l.allowN(ctx, l.all, l.accountLimit(eff), gcraScale)
-	if err != nil {
-		return 0, fmt.Errorf("limiter %s: account bucket: %w", sh.name, err)
-	}
-	if res.Allowed > 0 {
-		if !sh.ticket {
-			sh.borrowed.Add(1)
-		}
-		sh.ticket = false
-		if sh.name == ShareSubmit && prio < PriorityLow {
-			// A granted waiter says so too: the next of its priority is often still on
-			// its way (dequeued after this call frees its worker slot), and without a
-			// mark the lower priorities of other processes would take the next slot.
-			// The mark is advice to other processes; the token is already taken, so a
-			// failed write must not waste it.
-			if err := l.mark(ctx, limFieldPriority+prio.String(), now.Add(interval).UnixMilli()); err != nil {
-				l.log.Warn("limiter: priority mark after a grant not written", zap.Error(err))
-			}
-		}
-		return 0, nil
-	}
-	wait := res.RetryAfter
-	// Half an interval past the retry: long enough to cover our next attempt, short
-	// enough that the others are back for the slot after it.
-	until := now.Add(wait + interval/2).UnixMilli()
-	var marks []any
-	if sh.ticket {
-		marks = append(marks, limFieldPending+sh.name, until)
-	} else {
-		wait = min(wait, laneRetry) // come back for a ticket as soon as there is one
-	}
-	if sh.name == ShareSubmit && prio < PriorityLow {
-		marks = append(marks, limFieldPriority+prio.String(), until)
-	}
-	if err := l.mark(ctx, marks...); err != nil {
-		return 0, err
-	}
-	return max(limiterMinWait, wait), nil
-}
-
-// limitAt is a redis_rate limit of rate req/s (any positive float) with the given burst.
-func limitAt(rate float64, burst int) redis_rate.Limit {
-	return redis_rate.Limit{Rate: 1, Burst: burst, Period: time.Duration(float64(time.Second) / rate)}
-}
-
-// gcraScale prices one call of the account bucket at gcraScale units, so that its
-// tolerance can be a fraction of an interval although redis_rate's burst is an integer.
-const gcraScale = 1000
-
-// accountLimit is the account bucket at eff req/s with burst 1 + tolerance/interval: a
-// call may come up to l.tolerance before its slot. That lets a waiter ask slightly early
-// instead of slightly late (timer and network latency), so the schedule does not slip a
-// little on every grant; the cost is that tolerance comes out of the jitter margin.
-func (l *Limiter) accountLimit(eff float64) redis_rate.Limit {
-	interval := time.Duration(float64(time.Second) / eff)
-	return redis_rate.Limit{
-		Rate:   gcraScale,
-		Period: interval, // emission interval interval/gcraScale; a call costs gcraScale of them
-		Burst:  gcraScale + int(gcraScale*l.tolerance/interval),
-	}
-}
-
-func (l *Limiter) allowN(ctx context.Context, key string, limit redis_rate.Limit, n int) (*redis_rate.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
-	defer cancel()
-	return l.gcra.AllowN(ctx, key, limit, n)
-}
-
-func (l *Limiter) pendingUntil(ctx context.Context, name string) (time.Time, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
-	defer cancel()
-	ms, err := l.rdb.HGet(ctx, l.opts.Keys.RateState(), limFieldPending+name).Int64()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("limiter: read pending %s: %w", name, err)
-	}
-	return time.UnixMilli(ms), nil
-}
-
-// higherPending is until when a waiter of a priority higher than p says it waits.
-func (l *Limiter) higherPending(ctx context.Context, p Priority) (time.Time, error) {
-	var fields []string
-	for q := PriorityHigh; q < p; q++ {
-		fields = append(fields, limFieldPriority+q.String())
-	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
-	defer cancel()
-	vals, err := l.rdb.HMGet(ctx, l.opts.Keys.RateState(), fields...).Result()
-	if err != nil {
-		return time.Time{}, fmt.Errorf("limiter: read pending priorities: %w", err)
-	}
-	var latest int64
-	for _, v := range vals {
-		if s, ok := v.(string); ok {
-			if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-				latest = max(latest, ms)
-			}
-		}
-	}
-	return time.UnixMilli(latest), nil
-}
-
-// mark sets fields of the state hash (field, unix ms pairs): who waits until when.
-func (l *Limiter) mark(ctx context.Context, pairs ...any) error {
-	if len(pairs) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
-	defer cancel()
-	if err := l.markLater.Run(ctx, l.rdb, []string{l.opts.Keys.RateState()}, pairs...).Err(); err != nil {
-		return fmt.Errorf("limiter: mark waiters: %w", err)
-	}
-	return nil
 }
 
 // backlogMemory is how long SubmitBacklog stays true after the last sign of a backlog.
@@ -569,5 +390,3 @@ func (l *Limiter) Stats() Stats {
 		WindowDelayed: l.window.delayed.Load(),
 	}
 }
-
-// aimdParams are the constants of the adaptive rate.

@@ -1,10 +1,9 @@
--- KEYS[1]: the limiter's state hash. ARGV: field, unix ms, field, unix ms, ...
--- Each field is set to its value unless it already says later: marks of waiters of
--- several processes say until when someone waits, and the latest of them holds.
-for i = 1, #ARGV, 2 do
-  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') or 0
-  if tonumber(ARGV[i + 1]) > cur then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+-- mark_later sets a field of the limiter's state hash to a unix ms time unless it
+-- already says later: marks of waiters of several processes say until when someone
+-- waits, and the latest of them holds.
+local function mark_later(key, field, ms)
+  local cur = tonumber(redis.call('HGET', key, field) or '0') or 0
+  if tonumber(ms) > cur then
+    redis.call('HSET', key, field, ms)
   end
 end
-return 0

@@ -37,10 +37,12 @@ import (
 //
 // A worker killed mid-call leaves its entry until the lease ends (WindowLease, longer
 // than any attempt), so a crash costs a place for a while and never breaks the bound.
-// Hand-written Lua, because redis_rate (GCRA) only spaces grants and knows nothing of
-// replies.
+// A call's first try is part of its buckets' attempt (attempt.lua, once they granted);
+// window_acquire.lua tries again while the window is full.
 
 var (
+	//go:embed window_admit.lua
+	windowAdmitLua string
 	//go:embed window_acquire.lua
 	windowAcquireLua string
 	//go:embed window_release.lua
@@ -68,47 +70,42 @@ func newLimiterWindow(rdb redis.UniversalClient, key string, limit int, lease, t
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
 	return &limiterWindow{
 		rdb: rdb, key: key, limit: limit, lease: lease, timeout: timeout, log: log,
-		acquire:  redis.NewScript(windowAcquireLua),
+		acquire:  redis.NewScript(windowAdmitLua + windowAcquireLua),
 		release:  redis.NewScript(windowReleaseLua),
 		idPrefix: hex.EncodeToString(b[:]) + ":",
 	}
 }
 
-// take waits for a place in the window and returns the function that releases it.
-func (w *limiterWindow) take(ctx context.Context, sleep func(context.Context, time.Duration) error) (func(), error) {
-	id := w.idPrefix + strconv.FormatUint(w.seq.Add(1), 36)
-	for waited := false; ; waited = true {
-		wait, err := w.try(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if wait == 0 {
-			if waited {
-				w.delayed.Add(1)
-			}
-			return w.releaser(id), nil
-		}
+// newID is a new call's id in the window.
+func (w *limiterWindow) newID() string {
+	return w.idPrefix + strconv.FormatUint(w.seq.Add(1), 36)
+}
+
+// admit waits for a place for call id, which its first try found full for wait (a
+// call the window held back: WindowDelayed).
+func (w *limiterWindow) admit(ctx context.Context, id string, wait time.Duration, sleep func(context.Context, time.Duration) error) error {
+	for wait > 0 {
 		if err := sleep(ctx, max(wait, limiterMinWait)); err != nil {
-			return nil, err
+			return err
+		}
+		var err error
+		if wait, err = w.try(ctx, id); err != nil {
+			return err
 		}
 	}
+	w.delayed.Add(1)
+	return nil
 }
 
 // try admits id and returns 0, or returns how long to wait before trying again.
 func (w *limiterWindow) try(ctx context.Context, id string) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
-	res, err := w.acquire.Run(ctx, w.rdb, []string{w.key}, w.limit, w.lease.Microseconds(), id).Int64Slice()
+	us, err := w.acquire.Run(ctx, w.rdb, []string{w.key}, w.limit, w.lease.Microseconds(), id).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("limiter: window: %w", err)
 	}
-	if len(res) != 2 {
-		return 0, fmt.Errorf("limiter: window: unexpected reply %v", res)
-	}
-	if res[0] == 1 {
-		return 0, nil
-	}
-	return time.Duration(res[1]) * time.Microsecond, nil
+	return time.Duration(us) * time.Microsecond, nil
 }
 
 // releaser returns an idempotent release of id. It runs on a fresh context: the call's
