@@ -34,11 +34,17 @@
 // lower priority: a priority passed over StarveAfter times in a row gets the next turn,
 // and a waiter that has yielded for StarveAfter intervals stops yielding.
 //
-// Why redis_rate and no Lua of our own: each bucket is one atomic GCRA script on Redis
-// time, and the two steps reserved → account need no atomicity, because a ticket is kept
-// (across waiters of the share in this process) until the account bucket grants, so no
-// token is ever taken and then wasted. A share's waiters queue in-process so that only one
-// of them per process talks to Redis at a time.
+// One script per attempt (attempt.lua): the marks of higher priorities, the reserved
+// bucket, the other share's pending mark, the account bucket, the marks the waiter
+// leaves and, once the buckets granted, the window's first try. So an uncontended grant
+// costs one round trip (besides the shared state's read, at most every RefreshEvery),
+// and the window's release one more after the call. The GCRA is redis_rate's, copied to
+// the bit (gcra.lua) and on its keys, so that workers of earlier releases, which call
+// redis_rate, share the buckets. A ticket still lives in the process: a reserved token
+// taken in an attempt the account bucket denied is kept (across waiters of the share in
+// this process) until the account bucket grants, so no token is ever taken and then
+// wasted. A share's waiters queue in-process so that only one of them per process talks
+// to Redis at a time.
 //
 // Adaptive rate (AIMD). The state hash holds the rate after the last throttle ("base"),
 // when it starts climbing again ("since", the end of the pause), the pause itself
@@ -52,6 +58,6 @@
 // the hash, so the processes' clocks are assumed in step to a few ms); the buckets run on
 // Redis time.
 //
-// Key names come from internal/keyspace (Options.Keys). redis_rate prefixes bucket keys
-// with "rate:", so a bucket's Redis key is "rate:" + Keys.RateLimit(name).
+// Key names come from internal/keyspace (Options.Keys). A bucket's Redis key is "rate:" +
+// Keys.RateLimit(name): the prefix is redis_rate's, kept for earlier releases' workers.
 package limiter
