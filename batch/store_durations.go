@@ -22,34 +22,43 @@ type JobTiming struct {
 }
 
 // RecordJobTiming adds a finished job's timing to its class's window (the newest
-// TimingWindow are kept). A class is a kind of work whose jobs take about as long
-// (see tasks.ClassOf); its name is the last part of a key.
-func (s *Store) RecordJobTiming(ctx context.Context, class string, t JobTiming) error {
+// TimingWindow are kept), and returns the window as it then is, newest first: the
+// poller's next estimate, read in the same round trip as the write. A class is a kind
+// of work whose jobs take about as long (see tasks.ClassOf); its name is the last part
+// of a key.
+func (s *Store) RecordJobTiming(ctx context.Context, class string, t JobTiming) ([]JobTiming, error) {
 	if t.Total <= 0 || t.Processing < 0 {
-		return fmt.Errorf("record %s timing %v/%v: must be positive", class, t.Total, t.Processing)
+		return nil, fmt.Errorf("record %s timing %v/%v: must be positive", class, t.Total, t.Processing)
 	}
 	key := s.keys.Durations(class)
 	v := strconv.FormatInt(t.Total.Milliseconds(), 10) + ":" + strconv.FormatInt(t.Processing.Milliseconds(), 10)
+	var window *redis.StringSliceCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.LPush(ctx, key, v)
 		p.LTrim(ctx, key, 0, TimingWindow-1)
 		p.SAdd(ctx, s.keys.DurationClasses(), class)
+		window = p.LRange(ctx, key, 0, TimingWindow-1)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("record %s timing: %w", class, err)
+		return nil, fmt.Errorf("record %s timing: %w", class, err)
 	}
-	return nil
+	return parseTimings(window.Val()), nil
 }
 
 // JobTimings returns a class's recent timings, newest first; none when nothing of the
-// class has finished yet. Entries that are not ours are skipped: one bad sample must not
-// stop the poller.
+// class has finished yet.
 func (s *Store) JobTimings(ctx context.Context, class string) ([]JobTiming, error) {
 	vals, err := s.rdb.LRange(ctx, s.keys.Durations(class), 0, TimingWindow-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("%s timings: %w", class, err)
 	}
+	return parseTimings(vals), nil
+}
+
+// parseTimings reads a window's entries. Entries that are not ours are skipped: one bad
+// sample must not stop the poller.
+func parseTimings(vals []string) []JobTiming {
 	out := make([]JobTiming, 0, len(vals))
 	for _, v := range vals {
 		total, proc, _ := strings.Cut(v, ":") // an entry of an older version has no ':'
@@ -63,7 +72,7 @@ func (s *Store) JobTimings(ctx context.Context, class string) ([]JobTiming, erro
 		}
 		out = append(out, JobTiming{Total: time.Duration(t) * time.Millisecond, Processing: time.Duration(p) * time.Millisecond})
 	}
-	return out, nil
+	return out
 }
 
 // TimingClasses lists the classes with recorded timings.

@@ -15,7 +15,7 @@ func TestJobTimings(t *testing.T) {
 		t.Fatalf("before any sample: %v %v", got, err)
 	}
 	for i := 1; i <= TimingWindow+10; i++ {
-		if err := s.RecordJobTiming(ctx, "song", JobTiming{Total: time.Duration(i) * time.Second, Processing: time.Duration(i) * time.Second / 2}); err != nil {
+		if _, err := s.RecordJobTiming(ctx, "song", JobTiming{Total: time.Duration(i) * time.Second, Processing: time.Duration(i) * time.Second / 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -25,6 +25,14 @@ func TestJobTimings(t *testing.T) {
 	}
 	if newest := got[0]; newest.Total != (TimingWindow+10)*time.Second || newest.Processing != newest.Total/2 {
 		t.Errorf("newest = %+v", newest)
+	}
+	// A write returns the window as it then is: what a read would give.
+	after, err := s.RecordJobTiming(ctx, "song", JobTiming{Total: time.Second})
+	if err != nil || len(after) != TimingWindow || after[0] != (JobTiming{Total: time.Second}) || !slices.Equal(after[1:], got[:TimingWindow-1]) {
+		t.Fatalf("window after a write: %d timings, %v", len(after), err)
+	}
+	if got, err = s.JobTimings(ctx, "song"); err != nil || !slices.Equal(got, after) {
+		t.Errorf("read after the write = %+v (%v), want what the write returned", got, err)
 	}
 	// Another class is apart; an entry of an older version (no processing) or a foreign
 	// one is read as well as it can be, or skipped.
@@ -38,7 +46,7 @@ func TestJobTimings(t *testing.T) {
 	if !slices.Equal(classes, []string{"song"}) {
 		t.Errorf("classes = %v", classes)
 	}
-	if err := s.RecordJobTiming(ctx, "song", JobTiming{Total: -time.Second}); err == nil {
+	if _, err := s.RecordJobTiming(ctx, "song", JobTiming{Total: -time.Second}); err == nil {
 		t.Error("a negative duration was recorded")
 	}
 }

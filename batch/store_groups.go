@@ -97,16 +97,20 @@ func (s *Store) NoteListCap(ctx context.Context, n int) error {
 // just now).
 func (s *Store) ClaimGroupList(ctx context.Context, customID string, every time.Duration) (bool, time.Duration, error) {
 	key := s.keys.Once("group-list:" + customID)
-	ok, err := s.rdb.SetNX(ctx, key, 1, every).Result()
+	// One round trip: the claim, and how long the current claim has left (its own
+	// when it was just made, then unused).
+	var claimed *redis.BoolCmd
+	var left *redis.DurationCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		claimed = p.SetNX(ctx, key, 1, every)
+		left = p.PTTL(ctx, key)
+		return nil
+	})
 	if err != nil {
 		return false, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
 	}
-	if ok {
+	if claimed.Val() {
 		return true, 0, nil
 	}
-	left, err := s.rdb.PTTL(ctx, key).Result()
-	if err != nil {
-		return false, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
-	}
-	return false, max(left, time.Millisecond), nil
+	return false, max(left.Val(), time.Millisecond), nil
 }

@@ -97,6 +97,17 @@ func (s *Store) Item(ctx context.Context, batch, id string) (ItemRecord, error) 
 	return s.itemRecord(ctx, key, h.Val(), req.Val())
 }
 
+// ItemsByID returns the records of the given items of a batch, in one round trip, in
+// the order given; items that do not exist are left out.
+func (s *Store) ItemsByID(ctx context.Context, batch string, ids []string) ([]ItemRecord, error) {
+	out := make([]ItemRecord, 0, len(ids))
+	err := s.visitItems(ctx, batch, ids, nil, func(rec ItemRecord) error {
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
 // Items calls fn for each item of a batch in manifest order (seq), only for items in
 // one of the states in filter (nil: all). It reads 500 items per round trip, so a batch
 // of a million items is streamed, not loaded. Items added while it runs are visited if

@@ -66,3 +66,34 @@ func TestItemsStreamsInManifestOrder(t *testing.T) {
 		t.Errorf("unknown item: %v", err)
 	}
 }
+
+// ItemsByID reads several records in the order asked, each as Item reads it, and leaves
+// out the ids that are not there.
+func TestItemsByID(t *testing.T) {
+	t.Parallel()
+	s, _ := setupStore(t)
+	ctx := t.Context()
+	items := []Item{songItem("a", 1), songItem("b", 2), songItem("c", 3)}
+	if _, err := s.AddItems(ctx, "b1", "songs.jsonl", items); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := s.Transition(ctx, "b1", "b", 1, nil, StateFailed, Update{Error: "x"}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	got, err := s.ItemsByID(ctx, "b1", []string{"c", "nope", "b"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ItemsByID = %d records, %v; want 2", len(got), err)
+	}
+	for i, id := range []string{"c", "b"} {
+		one, err := s.Item(ctx, "b1", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", got[i]) != fmt.Sprintf("%+v", one) {
+			t.Errorf("record %d = %+v, want %+v", i, got[i], one)
+		}
+	}
+	if got, err := s.ItemsByID(ctx, "b1", nil); err != nil || len(got) != 0 {
+		t.Errorf("no ids: %v, %v", got, err)
+	}
+}

@@ -45,10 +45,3 @@ func (c *estimateCache) put(class string, est Estimate, now time.Time) {
 	defer c.mu.Unlock()
 	c.byClass[class] = cachedEstimate{est: est, read: now}
 }
-
-// forget drops a class's estimate: this process just recorded a timing of it.
-func (c *estimateCache) forget(class string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.byClass, class)
-}

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// A class's estimate is reused for estimateCacheTTL, read again after it or once this
-// process records a timing of the class; an unknown class is never kept.
+// A class's estimate is reused for estimateCacheTTL, read again after it, and replaced
+// by the window a timing's write returned (learn); an unknown class is never kept.
 func TestEstimateCache(t *testing.T) {
 	t.Parallel()
 	c := newEstimateCache()
@@ -26,8 +26,9 @@ func TestEstimateCache(t *testing.T) {
 	if _, ok := c.get("train", t0); ok {
 		t.Error("an unknown class's empty estimate was kept")
 	}
-	c.forget("song")
-	if _, ok := c.get("song", t0); ok {
-		t.Error("estimate served after forget")
+	newer := estimateOf(2*time.Second, 3*time.Second)
+	c.put("song", newer, t0.Add(time.Millisecond))
+	if got, ok := c.get("song", t0.Add(estimateCacheTTL)); !ok || got.Median() != newer.Median() {
+		t.Errorf("after a newer put: %v, %v; want the newer estimate, kept from its own put", got.Median(), ok)
 	}
 }

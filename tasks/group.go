@@ -139,9 +139,12 @@ func (h *Handlers) pickGroupJob(ctx context.Context, rec batch.ItemRecord, jobs 
 }
 
 // recordGroupEnds records the end of every listed job of the group that is final and
-// whose member still waits for it (est: the class's estimate, for learning).
+// whose member still waits for it (est: the class's estimate, for learning). The
+// members' records are read together, in one round trip.
 func (h *Handlers) recordGroupEnds(ctx context.Context, rec batch.ItemRecord, jobs []upstream.Job, est Estimate) error {
 	var owners map[string]string
+	ended := map[string][]*upstream.Job{} // member id → its jobs found final
+	var ids []string
 	for i := range jobs {
 		j := &jobs[i]
 		if j.ID == rec.JobID || !j.State.Final() || j.CustomID != rec.CustomID {
@@ -153,20 +156,31 @@ func (h *Handlers) recordGroupEnds(ctx context.Context, rec batch.ItemRecord, jo
 				return err
 			}
 		}
-		id, attempt, ok := strings.Cut(owners[j.ID], ":")
+		id, _, ok := strings.Cut(owners[j.ID], ":")
 		if !ok {
 			continue // its member has not recorded it yet: its own poll will
 		}
-		m, err := h.store.Item(ctx, rec.Batch, id)
-		if err != nil {
-			return fmt.Errorf("group member %s: %w", id, err)
+		if ended[id] == nil {
+			ids = append(ids, id)
 		}
-		if strconv.Itoa(m.Attempt) != attempt || m.State != batch.StateSubmitted || m.JobID != j.ID {
-			continue
-		}
-		f := finishing{class: classOf(m), est: est, before: pollState{submitted: submittedAt(m)}}
-		if err := h.finish(ctx, m, j, f); err != nil {
-			return err
+		ended[id] = append(ended[id], j)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	members, err := h.store.ItemsByID(ctx, rec.Batch, ids)
+	if err != nil {
+		return fmt.Errorf("group members of %s: %w", rec.CustomID, err)
+	}
+	for _, m := range members {
+		for _, j := range ended[m.ID] {
+			if owners[j.ID] != groupMember(m) || m.State != batch.StateSubmitted || m.JobID != j.ID {
+				continue
+			}
+			f := finishing{class: classOf(m), est: est, before: pollState{submitted: submittedAt(m)}}
+			if err := h.finish(ctx, m, j, f); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

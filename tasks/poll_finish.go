@@ -129,16 +129,17 @@ func (h *Handlers) learn(ctx context.Context, rec batch.ItemRecord, job *upstrea
 		return
 	}
 	t := observedTiming(job, f.before, h.now())
-	if err := h.store.RecordJobTiming(ctx, f.class, t); err != nil {
+	window, err := h.store.RecordJobTiming(ctx, f.class, t)
+	if err != nil {
 		h.log.Warn("cannot record a job's timing", append(itemFields(rec), zap.Error(err))...)
 		return
 	}
-	h.estimates.forget(f.class)
-	if f.est.N() > 0 {
-		after, err := h.estimate(ctx, f.class)
-		if err != nil || after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*9/10 {
-			return
-		}
+	// The write brought the class's window back: the freshest estimate there is, at no
+	// extra round trip (reading it again cost one per finished job).
+	after := NewEstimate(window)
+	h.estimates.put(f.class, after, h.now())
+	if f.est.N() > 0 && after.firstPoll(h.set.Poll.FirstQuantile) > f.est.firstPoll(h.set.Poll.FirstQuantile)*9/10 {
+		return
 	}
 	h.bringForward(ctx, f.class)
 }

@@ -250,7 +250,7 @@ func TestPollReaimsBothWays(t *testing.T) {
 	ctx := context.Background()
 	teach := func(d time.Duration) {
 		for range batch.TimingWindow {
-			if err := lb.store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: d}); err != nil {
+			if _, err := lb.store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: d}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -307,7 +307,7 @@ func TestPollAimsFromStartedAt(t *testing.T) {
 	lb := newLearnBundle(t, Settings{})
 	ctx := context.Background()
 	for range batch.TimingWindow {
-		if err := lb.store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: 100 * time.Second, Processing: 50 * time.Second}); err != nil {
+		if _, err := lb.store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: 100 * time.Second, Processing: 50 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 func (b *cliBundle) teach(class string, d time.Duration, n int) {
 	b.t.Helper()
 	for range n {
-		if err := b.store.RecordJobTiming(b.t.Context(), class, batch.JobTiming{Total: d}); err != nil {
+		if _, err := b.store.RecordJobTiming(b.t.Context(), class, batch.JobTiming{Total: d}); err != nil {
 			b.t.Fatal(err)
 		}
 	}

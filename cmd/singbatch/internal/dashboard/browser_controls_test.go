@@ -158,7 +158,7 @@ func TestBatchPageChartsAndControlsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 20 {
-		if err := b.Store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: 40 * time.Second}); err != nil {
+		if _, err := b.Store.RecordJobTiming(ctx, "song", batch.JobTiming{Total: 40 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 	}
