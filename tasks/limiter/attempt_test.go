@@ -243,3 +243,20 @@ func TestLimiterAttemptYieldsToHigherPriorities(t *testing.T) {
 		})
 	}
 }
+
+// On Redis Cluster an attempt's keys (state, buckets, window) share a slot, through
+// the prefix's hash tag: the script runs there as on one server.
+func TestLimiterAttemptOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t)
+	l, err := New(c.Client(t), Options{Rate: 100, Keys: limiterTestKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithPriority(t.Context(), PriorityNormal) // reads a mark and writes one
+	for _, action := range []string{upstream.ActionCreateJob, upstream.ActionGetJob} {
+		if err := waitRelease(ctx, l, action); err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+	}
+}
