@@ -40,6 +40,8 @@ var (
 	joinGroupLua string
 	//go:embed claim.lua
 	claimLua string
+	//go:embed claim_group_list.lua
+	claimGroupListLua string
 )
 
 // Store reads and writes the Redis records of batches, items and models. Every change
@@ -63,6 +65,7 @@ type Store struct {
 	claimAge       *redis.Script
 	joinGroup      *redis.Script
 	claimScript    *redis.Script
+	claimGroupList *redis.Script
 
 	repl      *replication // nil: claims are not waited for (SetReplication)
 	manifests manifestNames
@@ -90,6 +93,7 @@ func NewStore(rdb redis.UniversalClient, keys keyspace.Keys, clock func() time.T
 		claimAge:       redis.NewScript(claimAgeLua),
 		joinGroup:      redis.NewScript(joinGroupLua),
 		claimScript:    redis.NewScript(claimLua),
+		claimGroupList: redis.NewScript(claimGroupListLua),
 	}
 }
 

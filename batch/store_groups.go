@@ -92,25 +92,38 @@ func (s *Store) NoteListCap(ctx context.Context, n int) error {
 	return nil
 }
 
-// ClaimGroupList lets one poll list a group per every: it reports whether this caller
-// may list it now, and otherwise how long until it may (another member's poll listed it
-// just now).
-func (s *Store) ClaimGroupList(ctx context.Context, customID string, every time.Duration) (bool, time.Duration, error) {
-	key := s.keys.Once("group-list:" + customID)
-	// One round trip: the claim, and how long the current claim has left (its own
-	// when it was just made, then unused).
-	var claimed *redis.BoolCmd
-	var left *redis.DurationCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		claimed = p.SetNX(ctx, key, 1, every)
-		left = p.PTTL(ctx, key)
-		return nil
-	})
+// GroupList is what ClaimGroupList decided for a member's poll.
+type GroupList int
+
+const (
+	// GroupListRecorded: the member's attempt was recorded final (or replaced) since its
+	// poll read it; it needs no list.
+	GroupListRecorded GroupList = iota
+	// GroupListClaimed: this poll lists the group now.
+	GroupListClaimed
+	// GroupListWait: another member's poll listed the group just now; the next list may
+	// come after the returned wait.
+	GroupListWait
+)
+
+// ClaimGroupList lets one poll list a group per every, in one round trip with the
+// check that the asking member (item id of batch, at attempt) still waits for its
+// job: a member recorded meanwhile (by a callback, or another member's list) must not
+// take the group's next list from the others.
+func (s *Store) ClaimGroupList(ctx context.Context, batch, id string, attempt int, customID string, every time.Duration) (GroupList, time.Duration, error) {
+	keys := []string{s.keys.Item(batch, id), s.keys.Once("group-list:" + customID)}
+	ms := max(every.Milliseconds(), 1)
+	reply, err := s.claimGroupList.Run(ctx, s.rdb, keys, strconv.Itoa(attempt), ms).Int64Slice()
 	if err != nil {
-		return false, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
+		return 0, 0, fmt.Errorf("claim a list of group %s: %w", customID, err)
 	}
-	if claimed.Val() {
-		return true, 0, nil
+	switch {
+	case len(reply) == 1 && reply[0] == int64(GroupListRecorded):
+		return GroupListRecorded, 0, nil
+	case len(reply) == 1 && reply[0] == int64(GroupListClaimed):
+		return GroupListClaimed, 0, nil
+	case len(reply) == 2 && reply[0] == int64(GroupListWait):
+		return GroupListWait, max(time.Duration(reply[1])*time.Millisecond, time.Millisecond), nil
 	}
-	return false, max(left.Val(), time.Millisecond), nil
+	return 0, 0, fmt.Errorf("claim a list of group %s: unexpected script reply %v", customID, reply)
 }

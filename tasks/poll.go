@@ -76,15 +76,15 @@ func (h *Handlers) pollJob(ctx context.Context, rec batch.ItemRecord, p PollPayl
 		// Another member's poll may have recorded this job while this one waited; and
 		// one list a group per groupEvery: a member whose group was listed just now
 		// (its job not found final) looks again after that. Both before the rate-limit
-		// token, which a poll that stands down would waste.
-		if h.recordedMeanwhile(ctx, rec) {
-			return nil
-		}
-		ok, wait, err := h.store.ClaimGroupList(ctx, rec.CustomID, h.set.Poll.groupEvery(est, h.backlog()))
-		if err != nil {
+		// token, which a poll that stands down would waste; both in one round trip.
+		claim, wait, err := h.store.ClaimGroupList(ctx, rec.Batch, rec.ID, rec.Attempt, rec.CustomID,
+			h.set.Poll.groupEvery(est, h.backlog()))
+		switch {
+		case err != nil:
 			return fmt.Errorf("poll job %s: %w", p.JobID, err)
-		}
-		if !ok {
+		case claim == batch.GroupListRecorded:
+			return nil
+		case claim == batch.GroupListWait:
 			return h.afterGroupList(ctx, rec, p, st, wait)
 		}
 	}

@@ -92,7 +92,8 @@ func (k Keys) Model(name string) string { return k.base() + "model:" + name }
 func (k Keys) ModelWaiters(name string) string { return k.base() + "model-waiters:" + name }
 
 // RateLimit is the account-wide GCRA limiter's key for one share of the quota
-// (used by tasks/limiter; go-redis/redis_rate prepends its own "rate:").
+// (used by tasks/limiter, which prepends "rate:" as go-redis/redis_rate did, so that
+// workers of earlier releases share the buckets).
 func (k Keys) RateLimit(share string) string { return k.base() + "rate:" + share }
 
 // RateState is the adaptive rate limiter's hash (current rate, last slow-down).
