@@ -1,71 +1,18 @@
 package tasks
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/singbatch/singbatch/batch"
 	"github.com/singbatch/singbatch/batch/manifest"
+	"github.com/singbatch/singbatch/internal/redistest"
 )
-
-// callerHook counts a client's round trips to Redis (a command sent alone, or a
-// pipeline) by the function that made them: the innermost of ours, and asynq's own.
-type callerHook struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *callerHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *callerHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.count(cmd.Name())
-		return next(ctx, cmd)
-	}
-}
-
-func (c *callerHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.count("pipeline")
-		return next(ctx, cmds)
-	}
-}
-
-func (c *callerHook) count(what string) {
-	pcs := make([]uintptr, 48)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
-	site := "?"
-	for {
-		f, more := frames.Next()
-		short := f.Function[strings.LastIndex(f.Function, "/")+1:]
-		if strings.Contains(f.Function, "hibiken/asynq") && site == "?" {
-			site = "asynq " + short
-		}
-		if strings.Contains(f.Function, "singbatch/singbatch/") && !strings.HasSuffix(f.Function, ".count") &&
-			!strings.Contains(f.Function, "callerHook") {
-			if site == "?" {
-				site = short
-			}
-			break
-		}
-		if !more {
-			break
-		}
-	}
-	c.mu.Lock()
-	c.n[site+" ["+what+"]"]++
-	c.mu.Unlock()
-}
 
 // Redis round trips per finished job, on instant jobs with the default settings
 // (grouped polling) and an unlimited limiter, as section 6 of docs/BENCHMARKS.md runs
@@ -107,7 +54,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 	if _, err := Enqueue(t.Context(), b.store, b.queue, EnqueueOptions{Batch: "rt", Manifests: []string{path}, Format: manifest.FormatJSONL}); err != nil {
 		t.Fatal(err)
 	}
-	hook := &callerHook{n: map[string]int{}}
+	hook := &redistest.RoundTrips{}
 	b.rdb.AddHook(hook)
 	b.start()
 	rec := b.waitDone("rt", 2*time.Minute)
@@ -115,18 +62,24 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 		t.Fatalf("counts %v, want %d completed", rec.Counts, n)
 	}
 
-	hook.mu.Lock()
-	defer hook.mu.Unlock()
+	bySite := map[string]int{}
+	trips := hook.Take()
+	for _, rt := range trips {
+		command := rt.Commands
+		if strings.HasPrefix(command, "[") {
+			command = "pipeline"
+		}
+		bySite[rt.Caller+" ["+command+"]"]++
+	}
 	type site struct {
 		name string
 		n    int
 	}
 	var sites []site
-	total := 0
-	for k, v := range hook.n {
+	for k, v := range bySite {
 		sites = append(sites, site{k, v})
-		total += v
 	}
+	total := len(trips)
 	sort.Slice(sites, func(i, j int) bool { return sites[i].n > sites[j].n })
 	perJob := float64(total) / n
 	t.Logf("%d jobs: %d round trips, %.2f per job", n, total, perJob)
