@@ -6,7 +6,7 @@
 //
 // It runs on real redis-server processes, the simulator (upstream/sim) in this process,
 // and `singbatch worker` processes built from ./cmd/singbatch; the baselines (a bare
-// asynq no-op server, the naive way) are this program re-run as child processes. Every
+// asynq no-op server, the floor, the naive way) are this program re-run as child processes. Every
 // figure is a ratio against its baseline: the machine is shared and absolute times drift.
 package main
 
