@@ -3,12 +3,12 @@
 //
 //  1. Hard cap. One GCRA bucket (BucketAll) at the effective rate Margin × current rate.
 //     Every upstream call takes one token from it, so the cap holds whatever the layers
-//     below do. Its burst is 1 plus a tolerance τ = min(interval, 5 ms): a call may
+//     below do. Its burst is 1 plus a tolerance τ = min(2 intervals, 10 ms): a call may
 //     come τ before its slot, so waiters ask a little early instead of a little late and
 //     the schedule does not slip by the wake-up latency on every grant. Grants are thus
 //     spaced on Redis's clock so that k+1 of them span at least k/(Margin·rate) − τ. At
 //     the default Margin 0.97 and an integer rate r, r+1 calls in a half-open 1 s window
-//     would need the r gaps (1.031 s together) to shrink by more than 31 ms − τ ≥ 26 ms
+//     would need the r gaps (1.031 s together) to shrink by more than 31 ms − τ ≥ 21 ms
 //     between our grant and the service's clock: that is the jitter allowance, paid for
 //     with 3 % of the quota. (For a fractional rate the bound is ⌈Margin·rate⌉.)
 //     The window (window.go) then bounds what reaches the service in any 1 s
