@@ -47,15 +47,7 @@ func TestRedisMemoryPerItem(t *testing.T) {
 		c.worker.Concurrency = 20
 	})
 	ctx := context.Background()
-	var sb strings.Builder
-	for i := range n {
-		// As the bench's manifest: a url input of the same length as https://cdn.example.com/N.mp3.
-		fmt.Fprintf(&sb, `{"id":"s%07d","kind":"song","url":"%s/song.wav?%d","contentId":"repo"}`+"\n", i, b.audio.URL, i%10)
-	}
-	path := filepath.Join(t.TempDir(), "songs.jsonl")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := b.benchSongs(n)
 	before, err := redismem.UsedMemory(ctx, b.rdb)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +81,22 @@ func TestRedisMemoryPerItem(t *testing.T) {
 	if per := b.memoryPerItem("finished", before, n); per > 640 {
 		t.Errorf("finished: %.0f bytes per item in keys, want at most 640", per)
 	}
+}
+
+// benchSongs writes a manifest of n songs like the bench's (bench/modes.go) and returns
+// its path: url inputs of the same length as its https://cdn.example.com/N.mp3, served
+// by the bundle's audio server.
+func (b *bundle) benchSongs(n int) string {
+	b.t.Helper()
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, `{"id":"s%07d","kind":"song","url":"%s/song.wav?%d","contentId":"repo"}`+"\n", i, b.audio.URL, i%10)
+	}
+	path := filepath.Join(b.t.TempDir(), "songs.jsonl")
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return path
 }
 
 // memoryPerItem logs used_memory's growth since before per item and the breakdown by

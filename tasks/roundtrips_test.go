@@ -1,9 +1,6 @@
 package tasks
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -43,14 +40,7 @@ func TestRedisRoundTripsPerJob(t *testing.T) {
 		s.Poll.ProbeStart, s.Poll.MinInterval, s.Poll.ShortWait = 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond
 		s.Poll.MaxInterval, s.Poll.CallbackGrace = time.Second, 100*time.Millisecond
 	})
-	var sb strings.Builder
-	for i := range n {
-		fmt.Fprintf(&sb, `{"id":"s%05d","kind":"song","url":"%s/song.wav?%d","contentId":"repo"}`+"\n", i, b.audio.URL, i%10)
-	}
-	path := filepath.Join(t.TempDir(), "songs.jsonl")
-	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := b.benchSongs(n)
 	if _, err := Enqueue(t.Context(), b.store, b.queue, EnqueueOptions{Batch: "rt", Manifests: []string{path}, Format: manifest.FormatJSONL}); err != nil {
 		t.Fatal(err)
 	}
